@@ -1,0 +1,268 @@
+/* unseal.h — the public C API of unseal-wasm.
+ *
+ * unseal-wasm runs small neural networks (MLPs now, GPT-2 family next) with
+ * *hooks*: every module's input and output is a named point that a callback
+ * may watch, read and edit while the forward runs. The same C compiles to
+ * native code (for tests) and to WebAssembly with SIMD128 (for the npm package).
+ *
+ * A tour, in the order a program uses it:
+ *
+ *     us_error err = {0};
+ *     // Build Sequential(Linear(8, 64), ReLU()). Constructors return a module
+ *     // with one reference, owned by the caller.
+ *     us_module *seq = us_sequential_new();
+ *     us_module *lin = us_linear_new(8, 64, 1);
+ *     us_module *relu = us_activation_new(US_MOD_RELU);
+ *     us_sequential_append(seq, lin);   // seq takes its own reference
+ *     us_sequential_append(seq, relu);
+ *     us_module_release(lin);           // drop ours; seq keeps them alive
+ *     us_module_release(relu);
+ *
+ *     // A model names every module in pre-order ("0", "1", "2->0", ...).
+ *     us_model *model = us_model_new(seq, &err);
+ *     us_module_release(seq);
+ *
+ *     float x[8] = {0};
+ *     us_tensor in = us_tensor_f32(x, 2, (int32_t[]){1, 8});
+ *     us_tensor out;   // a view into the model's arena, valid until the next forward
+ *     if (us_model_forward(model, &in, &out, my_hook, my_ctx, &err) != US_OK)
+ *         fprintf(stderr, "%s\n", err.message);
+ *     us_model_free(model);
+ *
+ * Conventions, stated once:
+ *   - Row-major everywhere. Shapes and strides are counted in elements.
+ *   - Every fallible function returns a us_status and, when `err` is not NULL,
+ *     writes a message naming what was wrong (tensor, layer, shape, offset).
+ *   - Nothing here prints, exits or keeps global state: all mutable state lives
+ *     in objects passed explicitly.
+ *   - Ownership is stated on every function: "borrows" means the caller keeps
+ *     ownership and the pointer must outlive the call; "returns owned" means
+ *     the caller must free/release it.
+ */
+#ifndef UNSEAL_H
+#define UNSEAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum us_status {
+    US_OK = 0,
+    US_ERR_INVALID_ARG = 1, /* a caller passed something meaningless (NULL, negative size) */
+    US_ERR_OOM = 2,         /* an allocation failed */
+    US_ERR_SHAPE = 3,       /* a tensor's shape does not fit the operation */
+    US_ERR_DTYPE = 4,       /* an unsupported or mismatched dtype */
+    US_ERR_FORMAT = 5,      /* a malformed file (safetensors header, offsets, JSON) */
+    US_ERR_NOT_FOUND = 6,   /* a named tensor, parameter or point does not exist */
+    US_ERR_RANGE = 7,       /* an index (token id, dim) outside its range */
+    US_ERR_HOOK = 8         /* a hook callback asked to stop the forward */
+} us_status;
+
+/* A status plus a human-readable message. Zero-initialise before use. */
+typedef struct us_error {
+    us_status code;
+    char message[512];
+} us_error;
+
+/* "US_ERR_SHAPE" etc.; static storage, never NULL. */
+const char *us_status_name(us_status s);
+
+/* Records `code` and a printf-style message in `err` (if not NULL) and returns
+ * `code`, so that callers can write `return us_fail(err, US_ERR_SHAPE, ...)`. */
+us_status us_fail(us_error *err, us_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* ---------------------------------------------------------------- tensors */
+
+typedef enum us_dtype {
+    US_F32 = 0,
+    US_F16 = 1,
+    US_BF16 = 2,
+    US_I32 = 3,
+    US_I64 = 4,
+    US_DTYPE_COUNT
+} us_dtype;
+
+#define US_MAX_DIMS 8
+
+/* The one tensor descriptor. It never owns `data` or `name`: whoever created
+ * the tensor owns both and says so. wasm32 bounds every tensor to < 2^31
+ * elements, so shape and stride are int32. */
+typedef struct us_tensor {
+    us_dtype dtype;
+    int32_t ndim;
+    int32_t shape[US_MAX_DIMS];
+    int32_t stride[US_MAX_DIMS]; /* elements, not bytes */
+    void *data;
+    const char *name; /* may be NULL */
+} us_tensor;
+
+/* Bytes per element of `dt` (2 for F16/BF16), 0 for an unknown dtype. */
+size_t us_dtype_size(us_dtype dt);
+/* "F32", "F16", "BF16", "I32", "I64" (safetensors spelling); "?" if unknown. */
+const char *us_dtype_name(us_dtype dt);
+
+/* A contiguous tensor over `data` (borrowed). `shape` has `ndim` entries,
+ * copied. ndim must be 0..US_MAX_DIMS. */
+us_tensor us_tensor_make(us_dtype dt, void *data, int32_t ndim, const int32_t *shape);
+static inline us_tensor us_tensor_f32(float *data, int32_t ndim, const int32_t *shape) {
+    return us_tensor_make(US_F32, data, ndim, shape);
+}
+/* Number of elements (product of the shape; 1 for a scalar). */
+int64_t us_tensor_numel(const us_tensor *t);
+/* 1 if the strides are the row-major strides of the shape. */
+int us_tensor_is_contiguous(const us_tensor *t);
+/* Writes "[2, 3, 4]" into buf (always NUL-terminated). Returns buf. */
+char *us_shape_str(const us_tensor *t, char *buf, size_t cap);
+
+/* Exact conversions of storage formats to f32 (compute is always f32), and
+ * round-to-nearest-even the other way. */
+float us_f16_to_f32(uint16_t h);
+float us_bf16_to_f32(uint16_t h);
+uint16_t us_f32_to_f16(float f);
+uint16_t us_f32_to_bf16(float f);
+/* Widens n values of dtype `src_dt` at `src` (possibly unaligned bytes, little
+ * endian) into `dst`. Only F32, F16 and BF16 sources are accepted. */
+us_status us_convert_to_f32(float *dst, const void *src, us_dtype src_dt, size_t n);
+
+/* ---------------------------------------------------------------- modules */
+
+typedef enum us_module_kind {
+    US_MOD_SEQUENTIAL = 0,
+    US_MOD_LINEAR = 1,
+    US_MOD_RELU = 2,
+    US_MOD_GELU = 3,      /* exact (erf) form */
+    US_MOD_GELU_TANH = 4, /* GELU(approximate='tanh') */
+    US_MOD_TANH = 5,
+    US_MOD_SIGMOID = 6,
+    US_MOD_SOFTMAX = 7,
+    US_MOD_LAYERNORM = 8,
+    US_MOD_EMBEDDING = 9,
+    US_MOD_DROPOUT = 10, /* identity at inference */
+    US_MOD_IDENTITY = 11,
+    US_MOD_KIND_COUNT
+} us_module_kind;
+
+/* A reference-counted module. Parameters are f32 tensors owned by the module
+ * (names "weight", "bias"); children are referenced, so one module may appear
+ * in several places (and runs, and fires its hooks, each time). */
+typedef struct us_module us_module;
+
+/* Constructors return owned modules (refcount 1) with parameters zeroed, or
+ * NULL when out of memory or when a size is not positive. */
+us_module *us_sequential_new(void);
+us_module *us_linear_new(int32_t in_features, int32_t out_features, int bias);
+us_module *us_activation_new(us_module_kind kind); /* RELU, GELU, GELU_TANH, TANH, SIGMOID, DROPOUT, IDENTITY */
+us_module *us_softmax_new(int32_t dim);            /* dim may be negative, as in PyTorch */
+us_module *us_layernorm_new(int32_t normalized_shape, float eps, int elementwise_affine);
+us_module *us_embedding_new(int32_t num_embeddings, int32_t embedding_dim);
+/* Dropout's p is kept only to be reported; inference never drops. */
+void us_dropout_set_p(us_module *m, float p);
+
+void us_module_retain(us_module *m);
+/* Drops one reference; frees the module (and releases its children) at zero. */
+void us_module_release(us_module *m);
+
+/* Appends `child` to a Sequential, taking a reference. A module may not
+ * contain itself (US_ERR_INVALID_ARG). */
+us_status us_sequential_append(us_module *seq, us_module *child, us_error *err);
+
+us_module_kind us_module_get_kind(const us_module *m);
+int32_t us_module_num_children(const us_module *m);
+us_module *us_module_child(const us_module *m, int32_t i); /* borrowed */
+/* Integer configuration: in_features, out_features, has_bias, dim,
+ * normalized_shape, elementwise_affine, num_embeddings, embedding_dim;
+ * returns 0 for a key the module does not have. */
+int32_t us_module_int(const us_module *m, const char *key);
+/* Float configuration: "eps", "p". */
+float us_module_float(const us_module *m, const char *key);
+
+int32_t us_module_num_params(const us_module *m);
+/* The i-th parameter ("weight", then "bias"); borrowed, lives as long as m. */
+us_tensor *us_module_param(us_module *m, int32_t i);
+/* Call after writing into a parameter's data, so that cached forms (packed
+ * weights) are rebuilt before the next forward. */
+void us_module_params_changed(us_module *m);
+
+/* ---------------------------------------------------------------- hooks */
+
+/* The hook mechanism follows ggml's eval callback. For every point the forward
+ * reaches, it first calls the hook with US_HOOK_ASK (in/out NULL): a zero
+ * return means nobody watches and nothing is paid for the point. Otherwise,
+ * once the output is computed, it calls US_HOOK_OBSERVE with the point's input
+ * and output; the callback may read both and edit `out->data` in place (shape
+ * fixed). A non-zero return from OBSERVE stops the forward with US_ERR_HOOK. */
+typedef enum us_hook_phase { US_HOOK_ASK = 0, US_HOOK_OBSERVE = 1 } us_hook_phase;
+typedef int (*us_hook_fn)(void *user, int32_t point, us_hook_phase phase,
+                          const us_tensor *in, us_tensor *out);
+
+/* ---------------------------------------------------------------- models */
+
+/* A model: a root module, the table of its hook points, and the activation
+ * arena its forwards write into. */
+typedef struct us_model us_model;
+
+/* Takes a reference to `root`. Points are the root's descendants in pre-order,
+ * each distinct module once (as PyTorch's named_modules), named by joining
+ * child indices with "->". Returns owned, or NULL (with err) on OOM. */
+us_model *us_model_new(us_module *root, us_error *err);
+void us_model_free(us_model *model);
+
+int32_t us_model_num_points(const us_model *model);
+const char *us_model_point_name(const us_model *model, int32_t point); /* borrowed */
+us_module *us_model_point_module(const us_model *model, int32_t point); /* borrowed */
+us_module *us_model_root(const us_model *model);                        /* borrowed */
+/* The point index of a name, or -1. */
+int32_t us_model_find_point(const us_model *model, const char *name);
+
+/* Runs the root module on `input` (borrowed; F32, or I32 token ids when the
+ * first module is an Embedding). `*output` becomes a view into the model's
+ * arena, valid until the next forward or us_model_free. `hook` may be NULL.
+ * On error the model stays usable. */
+us_status us_model_forward(us_model *model, const us_tensor *input, us_tensor *output,
+                           us_hook_fn hook, void *user, us_error *err);
+
+/* ---------------------------------------------------------------- safetensors */
+
+/* One tensor entry of a safetensors header. */
+typedef struct us_st_entry {
+    char *name;   /* owned by the us_safetensors, NUL-terminated, JSON-unescaped */
+    us_dtype dtype;
+    int32_t ndim;
+    int32_t shape[US_MAX_DIMS];
+    uint64_t begin, end;  /* byte offsets from the start of the data section */
+} us_st_entry;
+
+/* A parsed safetensors file. It borrows the buffer it was parsed from:
+ * `data` points into it. */
+typedef struct us_safetensors {
+    int32_t n_entries;
+    us_st_entry *entries; /* owned, in file order */
+    const uint8_t *data;  /* borrowed: start of the data section */
+    uint64_t data_len;
+    uint64_t header_len; /* N, the JSON header's length */
+    char *metadata_json; /* owned copy of the "__metadata__" object's JSON text, or NULL */
+} us_safetensors;
+
+/* Parses and fully validates `buf` (borrowed, `len` bytes): header length
+ * within the file, UTF-8 JSON with only the keys the format defines, known
+ * dtypes, shapes whose byte size equals end - begin, offsets within the data
+ * section, not overlapping, and covering it without gaps. On failure `*st` is
+ * left empty and err names the tensor or offset at fault. */
+us_status us_safetensors_parse(const uint8_t *buf, size_t len, us_safetensors *st, us_error *err);
+void us_safetensors_free(us_safetensors *st);
+/* Index of the entry called `name`, or -1. */
+int32_t us_safetensors_find(const us_safetensors *st, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UNSEAL_H */

@@ -1,0 +1,119 @@
+/* exports.c — the whole boundary between the C core and JavaScript.
+ *
+ * Everything JS may call is exported here by name (usw_*), and the only thing
+ * C calls in JS is one relay import, unseal.hook, keyed by an integer handle
+ * that JS maps to the forward in progress. JS reads us_tensor and us_error
+ * structs straight from memory, so their layout is pinned by the asserts below
+ * and mirrored in web/wasm.js. Compiled only into the WebAssembly build. */
+#include <stdlib.h>
+
+#include "kernels/gemm.h"
+#include "unseal.h"
+
+#define USW_EXPORT(name) __attribute__((export_name(#name))) 
+
+_Static_assert(offsetof(us_tensor, dtype) == 0, "layout mirrored in web/wasm.js");
+_Static_assert(offsetof(us_tensor, ndim) == 4, "layout mirrored in web/wasm.js");
+_Static_assert(offsetof(us_tensor, shape) == 8, "layout mirrored in web/wasm.js");
+_Static_assert(offsetof(us_tensor, stride) == 40, "layout mirrored in web/wasm.js");
+_Static_assert(offsetof(us_tensor, data) == 72, "layout mirrored in web/wasm.js");
+_Static_assert(offsetof(us_tensor, name) == 76, "layout mirrored in web/wasm.js");
+_Static_assert(sizeof(us_tensor) == 80, "layout mirrored in web/wasm.js");
+_Static_assert(offsetof(us_error, message) == 4, "layout mirrored in web/wasm.js");
+_Static_assert(offsetof(us_st_entry, dtype) == 4, "layout mirrored in web/wasm.js");
+_Static_assert(offsetof(us_st_entry, ndim) == 8, "layout mirrored in web/wasm.js");
+_Static_assert(offsetof(us_st_entry, shape) == 12, "layout mirrored in web/wasm.js");
+_Static_assert(offsetof(us_st_entry, begin) == 48, "layout mirrored in web/wasm.js");
+_Static_assert(offsetof(us_st_entry, end) == 56, "layout mirrored in web/wasm.js");
+
+/* The relay: C's hook callback, answered in JS (web/hooked_model.js). */
+__attribute__((import_module("unseal"), import_name("hook"))) int32_t usw_js_hook(
+    int32_t handle, int32_t point, int32_t phase, const us_tensor *in, us_tensor *out);
+
+static int relay(void *user, int32_t point, us_hook_phase phase, const us_tensor *in, us_tensor *out) {
+    return usw_js_hook((int32_t)(intptr_t)user, point, (int32_t)phase, in, out);
+}
+
+/* ------------------------------------------------------------ memory */
+USW_EXPORT(usw_malloc) void *usw_malloc(size_t n) { return malloc(n ? n : 1); }
+USW_EXPORT(usw_free) void usw_free(void *p) { free(p); }
+USW_EXPORT(usw_error_new) us_error *usw_error_new(void) { return calloc(1, sizeof(us_error)); }
+USW_EXPORT(usw_tensor_new) us_tensor *usw_tensor_new(void) { return calloc(1, sizeof(us_tensor)); }
+/* Fills *t as a contiguous tensor over data (shape read from t->shape). */
+USW_EXPORT(usw_tensor_set) void usw_tensor_set(us_tensor *t, int32_t dtype, int32_t ndim, void *data) {
+    int32_t shape[US_MAX_DIMS];
+    for (int32_t i = 0; i < ndim && i < US_MAX_DIMS; i++) shape[i] = t->shape[i];
+    *t = us_tensor_make((us_dtype)dtype, data, ndim, shape);
+}
+USW_EXPORT(usw_kernel_name) const char *usw_kernel_name(void) { return us_gemm_kernel_name(); }
+
+/* ------------------------------------------------------------ modules */
+USW_EXPORT(usw_sequential_new) us_module *usw_sequential_new(void) { return us_sequential_new(); }
+USW_EXPORT(usw_linear_new) us_module *usw_linear_new(int32_t in, int32_t out, int32_t bias) {
+    return us_linear_new(in, out, bias);
+}
+USW_EXPORT(usw_activation_new) us_module *usw_activation_new(int32_t kind) {
+    return us_activation_new((us_module_kind)kind);
+}
+USW_EXPORT(usw_softmax_new) us_module *usw_softmax_new(int32_t dim) { return us_softmax_new(dim); }
+USW_EXPORT(usw_layernorm_new) us_module *usw_layernorm_new(int32_t n, float eps, int32_t affine) {
+    return us_layernorm_new(n, eps, affine);
+}
+USW_EXPORT(usw_embedding_new) us_module *usw_embedding_new(int32_t n, int32_t d) { return us_embedding_new(n, d); }
+USW_EXPORT(usw_dropout_set_p) void usw_dropout_set_p(us_module *m, float p) { us_dropout_set_p(m, p); }
+USW_EXPORT(usw_module_release) void usw_module_release(us_module *m) { us_module_release(m); }
+USW_EXPORT(usw_sequential_append) int32_t usw_sequential_append(us_module *s, us_module *c, us_error *e) {
+    return us_sequential_append(s, c, e);
+}
+USW_EXPORT(usw_module_num_params) int32_t usw_module_num_params(us_module *m) { return us_module_num_params(m); }
+USW_EXPORT(usw_module_param) us_tensor *usw_module_param(us_module *m, int32_t i) { return us_module_param(m, i); }
+USW_EXPORT(usw_module_params_changed) void usw_module_params_changed(us_module *m) { us_module_params_changed(m); }
+
+/* ------------------------------------------------------------ models */
+USW_EXPORT(usw_model_new) us_model *usw_model_new(us_module *root, us_error *e) { return us_model_new(root, e); }
+USW_EXPORT(usw_model_free) void usw_model_free(us_model *m) { us_model_free(m); }
+USW_EXPORT(usw_model_num_points) int32_t usw_model_num_points(us_model *m) { return us_model_num_points(m); }
+USW_EXPORT(usw_model_point_name) const char *usw_model_point_name(us_model *m, int32_t i) {
+    return us_model_point_name(m, i);
+}
+USW_EXPORT(usw_model_point_module) us_module *usw_model_point_module(us_model *m, int32_t i) {
+    return us_model_point_module(m, i);
+}
+/* handle: JS's key for this forward's hooks; 0 runs without hooks at all. */
+USW_EXPORT(usw_model_forward) int32_t usw_model_forward(us_model *m, const us_tensor *in, us_tensor *out,
+                                                        int32_t handle, us_error *e) {
+    return us_model_forward(m, in, out, handle ? relay : NULL, (void *)(intptr_t)handle, e);
+}
+
+/* ------------------------------------------------------------ safetensors */
+USW_EXPORT(usw_st_parse) us_safetensors *usw_st_parse(const uint8_t *buf, size_t len, us_error *e) {
+    us_safetensors *st = calloc(1, sizeof *st);
+    if (!st) {
+        us_fail(e, US_ERR_OOM, "safetensors: out of memory");
+        return NULL;
+    }
+    if (us_safetensors_parse(buf, len, st, e) != US_OK) {
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+USW_EXPORT(usw_st_free) void usw_st_free(us_safetensors *st) {
+    if (!st) return;
+    us_safetensors_free(st);
+    free(st);
+}
+USW_EXPORT(usw_st_count) int32_t usw_st_count(const us_safetensors *st) { return st->n_entries; }
+USW_EXPORT(usw_st_entry) const us_st_entry *usw_st_entry(const us_safetensors *st, int32_t i) {
+    return (i >= 0 && i < st->n_entries) ? &st->entries[i] : NULL;
+}
+USW_EXPORT(usw_st_metadata) const char *usw_st_metadata(const us_safetensors *st) { return st->metadata_json; }
+USW_EXPORT(usw_st_data_offset) uint32_t usw_st_data_offset(const us_safetensors *st) {
+    return (uint32_t)(8 + st->header_len);
+}
+/* Widens entry i into dst (numel floats). */
+USW_EXPORT(usw_st_read_f32) int32_t usw_st_read_f32(const us_safetensors *st, int32_t i, float *dst) {
+    const us_st_entry *e = &st->entries[i];
+    size_t n = (size_t)(e->end - e->begin) / us_dtype_size(e->dtype);
+    return us_convert_to_f32(dst, st->data + e->begin, e->dtype, n);
+}

@@ -1,0 +1,333 @@
+// hooked_model.js — Hook and HookedModel: Unseal's hooking interface over
+// the C core's eval callback.
+//
+// A forward attaches the given hooks, runs the C forward, and detaches them in
+// `finally`. C asks at every point whether it is watched (one call, answered
+// from an array) and, for watched points, calls back with the point's input
+// and output; the hooks run here with Tensor views of wasm memory.
+
+import { UnsealError, fromStatus } from './errors.js';
+import { C, DTYPE_F32, DTYPE_I32, ErrorSlot, TENSOR_BYTES, heap, malloc, readCString, readTensorDesc, setHookRelay, writeTensorDesc } from './wasm.js';
+import { Tensor, toTensor } from './tensor.js';
+import { Embedding, Module, Sequential } from './nn.js';
+import { SafetensorsFile, describeSource, readBytes, writeSafetensors } from './io.js';
+
+const inspect = Symbol.for('nodejs.util.inspect.custom');
+
+/** A hook: where it attaches, what it runs, and the key its results go under. */
+export class Hook {
+  /**
+   * @param {string} layerName a key of model.layers, e.g. '2->0'
+   * @param {(saveCtx: object, input: Tensor, output: Tensor) => (Tensor|Float32Array|undefined)} func
+   * @param {string} key where saveCtx lives: model.saveCtx[key]
+   */
+  constructor(layerName, func, key) {
+    if (typeof layerName !== 'string') throw new UnsealError('ERR_INVALID_ARG', `Hook: layerName must be a string, got ${typeof layerName}`);
+    if (typeof func !== 'function') throw new UnsealError('ERR_INVALID_ARG', `Hook '${key}': func must be a function, got ${typeof func}`);
+    if (typeof key !== 'string' || key === '') throw new UnsealError('ERR_INVALID_ARG', `Hook on '${layerName}': key must be a non-empty string, got ${JSON.stringify(key)}`);
+    this.layerName = layerName;
+    this.func = func;
+    this.key = key;
+    Object.freeze(this);
+  }
+}
+
+function levenshtein(a, b) {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length];
+}
+
+/** Up to n names closest to `name`, for error messages. */
+export function closestNames(name, names, n = 3) {
+  return [...names]
+    .map((k) => [levenshtein(name, k), k])
+    .sort((x, y) => x[0] - y[0] || (x[1] < y[1] ? -1 : 1))
+    .slice(0, n)
+    .map(([, k]) => k);
+}
+
+// The forwards in progress, by the integer handle C passes back to the relay.
+const active = new Map();
+let nextHandle = 1;
+
+setHookRelay((handle, point, phase, inPtr, outPtr) => {
+  const run = active.get(handle);
+  if (!run) return 0;
+  const hooks = run.byPoint[point];
+  if (phase === 0) return hooks ? 1 : 0; // ASK
+  return run.observe(point, hooks, inPtr, outPtr);
+});
+
+function viewOf(descPtr) {
+  const { dtype, shape, data } = readTensorDesc(descPtr);
+  return Tensor._view(data, shape, dtype === DTYPE_I32);
+}
+
+export class HookedModel {
+  #model = 0; // us_model*
+  #err;
+  #pointModules = []; // JS module of each C point
+  #running = false;
+  #inputIsIds;
+
+  /** @param {Module} module the model to wrap (a HookedModel owns its tree: dispose() frees it). */
+  constructor(module) {
+    if (!(module instanceof Module)) throw new UnsealError('ERR_INVALID_ARG', `HookedModel: expected an nn module, got ${module?.constructor?.name ?? typeof module}`);
+    this.model = module;
+    this.saveCtx = {};
+    this.#err = new ErrorSlot();
+    this.#model = C.usw_model_new(module._handle, this.#err.ptr);
+    this.#err.check(this.#model ? 0 : 2, 'HookedModel: ');
+
+    // JS wrappers by C handle, then the C point table mapped onto them.
+    const byHandle = new Map();
+    const walk = (m) => {
+      byHandle.set(m._handle, m);
+      m.children.forEach(walk);
+    };
+    walk(module);
+    const layers = new Map();
+    const n = C.usw_model_num_points(this.#model);
+    for (let i = 0; i < n; i++) {
+      const m = byHandle.get(C.usw_model_point_module(this.#model, i));
+      layers.set(readCString(C.usw_model_point_name(this.#model, i)), m);
+      this.#pointModules.push(m);
+    }
+    /** Map from Unseal layer name ('2->0') to module, in pre-order. */
+    this.layers = layers;
+    this.#pointIndex = new Map([...layers.keys()].map((k, i) => [k, i]));
+    let first = module;
+    while (first instanceof Sequential && first.children.length) first = first.children[0];
+    this.#inputIsIds = first instanceof Embedding;
+  }
+
+  #pointIndex;
+
+  #check() {
+    if (!this.#model) throw new UnsealError('ERR_DISPOSED', 'this HookedModel has been disposed');
+  }
+
+  get disposed() {
+    return !this.#model;
+  }
+
+  /**
+   * Runs the model with `hooks` attached, then detaches them (also when a hook
+   * or the model throws). Returns the output as a JS-owned Tensor.
+   * @param {Tensor|{data, shape}|Float32Array|Int32Array|number[]} input
+   * @param {{hooks?: Hook[], shape?: number[]}} [options]
+   */
+  forward(input, { hooks = [], shape } = {}) {
+    this.#check();
+    if (this.#running) throw new UnsealError('ERR_REENTRANT', 'forward was called from inside a hook; a hook may not run the model it is hooked into');
+    if (!Array.isArray(hooks)) throw new UnsealError('ERR_INVALID_ARG', `forward: hooks must be an array of Hook, got ${typeof hooks}`);
+
+    // Validate everything before touching any state.
+    const byPoint = [];
+    const keys = new Set();
+    hooks.forEach((h, i) => {
+      if (!h || typeof h.func !== 'function' || typeof h.layerName !== 'string' || typeof h.key !== 'string') {
+        throw new UnsealError('ERR_INVALID_ARG', `forward: hooks[${i}] is not a Hook (expected new Hook(layerName, func, key))`);
+      }
+      const p = this.#pointIndex.get(h.layerName);
+      if (p === undefined) {
+        const near = closestNames(h.layerName, this.layers.keys());
+        throw new UnsealError('ERR_UNKNOWN_LAYER', `hook '${h.key}': there is no layer named '${h.layerName}'; the closest are ${near.map((k) => `'${k}'`).join(', ')} (model.layers.keys() lists them all)`);
+      }
+      if (keys.has(h.key)) throw new UnsealError('ERR_DUPLICATE_KEY', `two hooks in one forward use the key '${h.key}'; each hook needs its own key`);
+      keys.add(h.key);
+      (byPoint[p] ??= []).push(h);
+    });
+    const t = this.#toInput(input, shape);
+
+    for (const k of keys) this.saveCtx[k] = {};
+    const handle = hooks.length ? nextHandle++ : 0;
+    const run = {
+      byPoint,
+      error: null,
+      observe: (point, pointHooks, inPtr, outPtr) => {
+        const inT = viewOf(inPtr);
+        const outT = viewOf(outPtr);
+        try {
+          for (const h of pointHooks) {
+            const r = h.func(this.saveCtx[h.key], inT, outT);
+            if (r !== undefined) this.#replace(h, r, outT);
+          }
+          return 0;
+        } catch (e) {
+          run.error = e;
+          return 1;
+        } finally {
+          inT._expire();
+          outT._expire();
+        }
+      },
+    };
+
+    const bytes = t.data.byteLength;
+    const inData = malloc(bytes, 'the input');
+    const inDesc = malloc(TENSOR_BYTES * 2, 'tensor descriptors');
+    const outDesc = inDesc + TENSOR_BYTES;
+    this.#running = true;
+    if (handle) active.set(handle, run);
+    try {
+      heap().u8.set(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes), inData);
+      writeTensorDesc(inDesc, t.data instanceof Int32Array ? DTYPE_I32 : DTYPE_F32, t.shape, inData);
+      const status = C.usw_model_forward(this.#model, inDesc, outDesc, handle, this.#err.ptr);
+      if (run.error) throw run.error;
+      if (status !== 0) throw fromStatus(status, this.#err.message());
+      const out = readTensorDesc(outDesc);
+      const n = out.shape.reduce((a, b) => a * b, 1);
+      const data = heap().f32.slice(out.data >> 2, (out.data >> 2) + n);
+      return new Tensor(data, out.shape);
+    } finally {
+      if (handle) active.delete(handle);
+      this.#running = false;
+      C.usw_free(inDesc);
+      C.usw_free(inData);
+    }
+  }
+
+  /** Applies a hook's return value: a same-shaped Tensor or Float32Array replaces the output. */
+  #replace(hook, r, outT) {
+    let data;
+    if (r instanceof Tensor) {
+      if (r.shape.length !== outT.shape.length || r.shape.some((d, i) => d !== outT.shape[i])) {
+        throw new UnsealError('ERR_HOOK_RETURN', `hook '${hook.key}' on layer '${hook.layerName}' returned a Tensor of shape [${r.shape.join(', ')}], but the output has shape [${outT.shape.join(', ')}]`);
+      }
+      data = r.data;
+    } else if (r instanceof Float32Array) {
+      if (r.length !== outT.size) {
+        throw new UnsealError('ERR_HOOK_RETURN', `hook '${hook.key}' on layer '${hook.layerName}' returned a Float32Array of length ${r.length}, but the output [${outT.shape.join(', ')}] has ${outT.size} elements`);
+      }
+      data = r;
+    } else {
+      const what = r === null ? 'null' : Array.isArray(r) ? 'an Array' : r?.constructor?.name ?? typeof r;
+      throw new UnsealError('ERR_HOOK_RETURN', `hook '${hook.key}' on layer '${hook.layerName}' returned ${what}; a hook returns nothing, or a Tensor or Float32Array of the output's shape [${outT.shape.join(', ')}]`);
+    }
+    if (outT.data instanceof Int32Array) throw new UnsealError('ERR_HOOK_RETURN', `hook '${hook.key}': the output of '${hook.layerName}' holds token ids and cannot be replaced`);
+    if (data !== outT.data) outT.data.set(data);
+  }
+
+  #toInput(input, shape) {
+    let t = toTensor(input, shape);
+    if (this.#inputIsIds && !(t.data instanceof Int32Array)) {
+      const ids = new Int32Array(t.data.length);
+      t.data.forEach((v, i) => {
+        if (!Number.isInteger(v)) throw new UnsealError('ERR_DTYPE', `input: the model starts with an Embedding, so the input must be integer ids; element ${i} is ${v}`);
+        ids[i] = v;
+      });
+      t = new Tensor(ids, [...t.shape]);
+    } else if (!this.#inputIsIds && t.data instanceof Int32Array) {
+      t = new Tensor(Float32Array.from(t.data), [...t.shape]);
+    }
+    return t;
+  }
+
+  /** Deletes saveCtx[key], or every key when called without one. */
+  clearCtx(key) {
+    if (key === undefined) this.saveCtx = {};
+    else delete this.saveCtx[key];
+  }
+
+  /** {name: Tensor} copies of every parameter, named as PyTorch's state_dict(). */
+  stateDict() {
+    this.#check();
+    return Object.fromEntries(this.model.namedParameters());
+  }
+
+  /** safetensors bytes of the state dict, readable by safetensors.torch.load. */
+  saveStateDict() {
+    return writeSafetensors(this.model.namedParameters());
+  }
+
+  /**
+   * Loads parameters from a safetensors file: bytes, a URL, or (Node) a path.
+   * Strict (the default): missing, unexpected or mis-shaped tensors are an
+   * error naming them and nothing is changed. With strict: false, matching
+   * tensors are loaded and the rest returned.
+   * @returns {Promise<{missingKeys: string[], unexpectedKeys: string[], mismatchedKeys: {name, expected, got}[]}>}
+   */
+  async loadStateDict(src, { strict = true } = {}) {
+    this.#check();
+    const name = describeSource(src);
+    const bytes = await readBytes(src);
+    this.#check();
+    const file = new SafetensorsFile(bytes, name);
+    try {
+      // Every destination parameter, named as in the state dict.
+      const dest = new Map();
+      const collect = (m, prefix) => {
+        for (const p of m._params()) dest.set(prefix + p.name, { module: m, ...p });
+        m.children.forEach((c, i) => collect(c, `${prefix}${i}.`));
+      };
+      collect(this.model, '');
+      const found = new Map(file.entries.map((e) => [e.name, e]));
+      const missingKeys = [...dest.keys()].filter((k) => !found.has(k));
+      const unexpectedKeys = file.entries.map((e) => e.name).filter((k) => !dest.has(k));
+      const mismatchedKeys = [];
+      const badDtype = [];
+      for (const [k, d] of dest) {
+        const e = found.get(k);
+        if (!e) continue;
+        if (e.shape.join() !== d.shape.join()) mismatchedKeys.push({ name: k, expected: d.shape, got: e.shape });
+        else if (!['F32', 'F16', 'BF16'].includes(e.dtype)) badDtype.push(`'${k}' (${e.dtype})`);
+      }
+      if (badDtype.length) throw new UnsealError('ERR_DTYPE', `${name}: parameters must be F32, F16 or BF16; got ${badDtype.join(', ')}`);
+      if (strict && (missingKeys.length || unexpectedKeys.length || mismatchedKeys.length)) {
+        const parts = [];
+        if (missingKeys.length) parts.push(`missing key(s): ${missingKeys.map((k) => `'${k}'`).join(', ')}`);
+        if (unexpectedKeys.length) parts.push(`unexpected key(s): ${unexpectedKeys.map((k) => `'${k}'`).join(', ')}`);
+        for (const m of mismatchedKeys) parts.push(`size mismatch for '${m.name}': the file has shape [${m.got.join(', ')}], the model has [${m.expected.join(', ')}]`);
+        const e = new UnsealError('ERR_STATE_DICT', `Error(s) in loading state dict from ${name}: ${parts.join('; ')}. Nothing was loaded.`);
+        Object.assign(e, { missingKeys, unexpectedKeys, mismatchedKeys });
+        throw e;
+      }
+      const bad = new Set(mismatchedKeys.map((m) => m.name));
+      const touched = new Set();
+      for (const [k, d] of dest) {
+        const e = found.get(k);
+        if (!e || bad.has(k)) continue;
+        file.readF32Into(e.index, d.ptr);
+        touched.add(d.module);
+      }
+      for (const m of touched) C.usw_module_params_changed(m._handle);
+      return { missingKeys, unexpectedKeys, mismatchedKeys };
+    } finally {
+      file.free();
+    }
+  }
+
+  /** Frees the model's wasm memory and that of every module in its tree. */
+  dispose() {
+    if (!this.#model) return;
+    C.usw_model_free(this.#model);
+    this.#model = 0;
+    this.#err.free();
+    const seen = new Set();
+    const walk = (m) => {
+      if (seen.has(m)) return;
+      seen.add(m);
+      m.children.forEach(walk);
+      m.dispose();
+    };
+    walk(this.model);
+  }
+
+  /** PyTorch's repr of the wrapped model, as Unseal prints it. */
+  toString() {
+    return this.model.toString();
+  }
+  [inspect]() {
+    return this.toString();
+  }
+}
