@@ -11,8 +11,16 @@ import { ensure, have, mtime, newest, root, run, sources } from './lib.mjs';
 
 const emEnv = { ...process.env, NODE_PATH: ['/usr/share/nodejs', process.env.NODE_PATH].filter(Boolean).join(':') };
 
-export function buildWasm({ force = false } = {}) {
-  if (!force && existsSync(join(root, 'web/unseal.wasm')) && mtime('web/unseal.wasm') >= newest(sources)) return;
+// Up to date when web/unseal.wasm (and, for tests, the C tests built as wasm)
+// are newer than every source file.
+function wasmFresh(withTests) {
+  const src = newest([...sources, 'tests/c']);
+  if (!existsSync(join(root, 'web/unseal.wasm')) || mtime('web/unseal.wasm') < newest(sources)) return false;
+  return !withTests || (existsSync(join(root, 'build/wasm/ctests')) && newest(['build/wasm/ctests']) >= src);
+}
+
+export function buildWasm({ force = false, withTests = false } = {}) {
+  if (!force && wasmFresh(withTests)) return;
   ensure([
     { ok: () => have('emcc') && have('emcmake'), pkg: 'emscripten', what: 'emcc (Emscripten)' },
     { ok: () => have('cmake'), pkg: 'cmake', what: 'cmake' },

@@ -14,7 +14,7 @@ if (part === 'all' || part === 'c') {
   run('ctest', ['--test-dir', 'build/native', '--output-on-failure']);
 }
 if (part === 'all' || part === 'js') {
-  buildWasm();
+  buildWasm({ withTests: true });
   const files = readdirSync(`${root}/tests/js`).filter((f) => f.endsWith('.test.js')).sort().map((f) => `tests/js/${f}`);
   run(process.execPath, ['--test', '--test-reporter=spec', ...files]);
 }

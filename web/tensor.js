@@ -8,6 +8,7 @@
 
 import { UnsealError } from './errors.js';
 import { heap } from './wasm.js';
+import { formatTensor } from './format.js';
 
 const inspect = Symbol.for('nodejs.util.inspect.custom');
 const VIEW = Symbol('view');
@@ -162,8 +163,7 @@ export class Tensor {
 
   toString() {
     if (this.#view && !this.#view.valid) return `Tensor(expired view, shape=[${this.#shape.join(', ')}])`;
-    const preview = Array.from(this.data.subarray(0, 6), (x) => +x.toFixed(4)).join(', ');
-    return `Tensor(shape=[${this.#shape.join(', ')}], dtype=${this.dtype}, data=[${preview}${this.data.length > 6 ? ', …' : ''}])`;
+    return formatTensor(this.data, this.#shape, this.data instanceof Int32Array);
   }
   [inspect]() {
     return this.toString();

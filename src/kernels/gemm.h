@@ -1,0 +1,125 @@
+/* gemm.h — f32 matrix multiply for Linear layers: C = A · Wᵀ (+ bias).
+ *
+ * Contract, stated once (row-major, counts in elements, not bytes):
+ *   A    [M, K]  rows lda floats apart (lda >= K), borrowed for the call.
+ *   W    [N, K]  the PyTorch Linear weight layout (out_features, in_features).
+ *   bias [N]     optional (NULL means no bias), borrowed for the call.
+ *   C    [M, N]  rows ldc floats apart (ldc >= N), written for j < N only:
+ *                the floats between N and ldc in each row are never touched.
+ *   M, N or K may be 0 (K == 0 gives C = bias, or zeros).
+ *   A and C must not overlap. No NaN/Inf special-casing: IEEE semantics.
+ *
+ * Use: pack W once (us_gemm_weights_new), multiply many times (us_gemm_f32),
+ * free the pack (us_gemm_weights_free). The pack is an opaque, caller-owned
+ * copy of W rearranged for the fastest kernel of this build, so W itself may be
+ * freed or edited after packing (re-pack to see edits).
+ *
+ * Kernels are named XNNPACK-style: <dtype>_<op>_<MR>x<NR>__<isa>, where MR
+ * rows of A and NR columns of W make one register tile. us_gemm_f32 picks the
+ * kernel at compile time (see gemm.c): the SIMD128 kernels when built with
+ * -msimd128 (or natively with -DUS_SIMDE, through SIMDe, for sanitizer tests),
+ * else a portable scalar-blocked kernel. us_f32_gemm_nt__scalar is the plain
+ * reference, kept forever as the oracle for the tests.
+ *
+ * Numerics: every output is a float sum of float products, without FMA and
+ * without -ffast-math. Today every kernel sums in k order from 0 and adds the
+ * bias last, exactly like the reference, so results match it bit for bit; the
+ * contract promises only agreement to rounding error, so that future kernels
+ * (K split into partial sums, relaxed-SIMD FMA) stay within it.
+ */
+#ifndef US_KERNELS_GEMM_H
+#define US_KERNELS_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --------------------------------------------------------------- public API */
+
+/* Packed weights: an opaque, caller-owned copy of W [N, K] (PyTorch Linear
+ * layout, row-major) rearranged for the fastest kernel of this build. */
+typedef struct us_gemm_weights us_gemm_weights;
+
+/* Returns an owned pack of W [N, K] (rows K floats apart), or NULL on OOM or
+ * when N or K is negative. W is borrowed for the call only. */
+us_gemm_weights *us_gemm_weights_new(const float *W, int32_t N, int32_t K);
+
+/* Frees a pack; NULL is a no-op. */
+void us_gemm_weights_free(us_gemm_weights *w);
+
+/* N and K of a pack (the shape of the W it was made from). */
+int32_t us_gemm_weights_n(const us_gemm_weights *w);
+int32_t us_gemm_weights_k(const us_gemm_weights *w);
+
+/* C[M, N] = A[M, K] · Wᵀ (+ bias[N] if bias != NULL), with N and K those of
+ * the pack. Rows of A are lda floats apart, rows of C ldc apart. M may be 0.
+ * Uses the best kernel compiled into this build. Borrows everything. */
+void us_gemm_f32(int32_t M, const float *A, int32_t lda, const us_gemm_weights *w,
+                 const float *bias, float *C, int32_t ldc);
+
+/* Scalar reference over the unpacked weight W [N, K] (rows ldw floats apart),
+ * kept forever as the oracle: plain loops, accumulate in float in k order,
+ * then add the bias. */
+void us_f32_gemm_nt__scalar(int32_t M, int32_t N, int32_t K, const float *A, int32_t lda,
+                            const float *W, int32_t ldw, const float *bias, float *C,
+                            int32_t ldc);
+
+/* Name of the kernel us_gemm_f32 uses in this build, e.g.
+ * "f32_gemm_4x8__wasmsimd". Static storage. */
+const char *us_gemm_kernel_name(void);
+
+/* ------------------------------------------------- micro-kernels (internal)
+ *
+ * Packed layout (made by us_gemm_weights_new, shared by every kernel here):
+ * W is cut into ceil(N / US_GEMM_NR) panels of US_GEMM_NR output columns.
+ * Panel p holds, for k = 0..K-1 in order, the US_GEMM_NR floats
+ * W[p*NR + 0, k], ..., W[p*NR + NR-1, k]; columns past N are zero. Panels are
+ * K*NR floats apart and 64-byte aligned when K*NR*4 is a multiple of 64.
+ *
+ * A micro-kernel computes one tile: for i < mr, j < nc,
+ *     c[i*c_stride + j] = sum_k a[i*a_stride + k] * w[k*NR + j]  (+ bias[j])
+ * with
+ *   mr in [1, MR] rows (the kernel's MR), nc in [1, NR] columns, kc >= 0;
+ *   w    one packed panel, kc*NR floats, all read;
+ *   bias NR readable floats (the caller pads the last panel) or NULL;
+ *   a    reads exactly mr rows of kc floats: no over-read;
+ *   c    writes exactly mr rows of nc floats: nothing else is touched.
+ * Rows past mr are not computed separately: their pointers alias row mr-1,
+ * which is computed again and stored again (same value), as in XNNPACK.
+ */
+#define US_GEMM_NR 8
+
+typedef void (*us_f32_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a,
+                                       size_t a_stride, const float *w, const float *bias,
+                                       float *c, size_t c_stride);
+
+/* Portable: plain C, any compiler. */
+void us_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kc, const float *a,
+                                     size_t a_stride, const float *w, const float *bias,
+                                     float *c, size_t c_stride);
+
+#if defined(__wasm_simd128__) || defined(US_SIMDE)
+#define US_GEMM_HAVE_WASMSIMD 1
+/* WebAssembly SIMD128 (or SIMDe's emulation of it with -DUS_SIMDE). */
+void us_f32_gemm_ukernel_4x8__wasmsimd(size_t mr, size_t nc, size_t kc, const float *a,
+                                       size_t a_stride, const float *w, const float *bias,
+                                       float *c, size_t c_stride);
+/* Tails: the last M % 4 rows. */
+void us_f32_gemm_ukernel_3x8__wasmsimd(size_t mr, size_t nc, size_t kc, const float *a,
+                                       size_t a_stride, const float *w, const float *bias,
+                                       float *c, size_t c_stride);
+void us_f32_gemm_ukernel_2x8__wasmsimd(size_t mr, size_t nc, size_t kc, const float *a,
+                                       size_t a_stride, const float *w, const float *bias,
+                                       float *c, size_t c_stride);
+void us_f32_gemm_ukernel_1x8__wasmsimd(size_t mr, size_t nc, size_t kc, const float *a,
+                                       size_t a_stride, const float *w, const float *bias,
+                                       float *c, size_t c_stride);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif
