@@ -55,6 +55,21 @@ export function closestNames(name, names, n = 3) {
     .map(([, k]) => k);
 }
 
+// How many live HookedModels hold each module wrapper: a wrapper is disposed
+// when the last model holding it is.
+const owners = new WeakMap();
+
+function distinctModules(root) {
+  const seen = new Set();
+  const walk = (m) => {
+    if (seen.has(m)) return;
+    seen.add(m);
+    m.children.forEach(walk);
+  };
+  walk(root);
+  return seen;
+}
+
 // The forwards in progress, by the integer handle C passes back to the relay.
 const active = new Map();
 let nextHandle = 1;
@@ -108,6 +123,7 @@ export class HookedModel {
     let first = module;
     while (first instanceof Sequential && first.children.length) first = first.children[0];
     this.#inputIsIds = first instanceof Embedding;
+    for (const m of distinctModules(module)) owners.set(m, (owners.get(m) ?? 0) + 1);
   }
 
   #pointIndex;
@@ -307,20 +323,20 @@ export class HookedModel {
     }
   }
 
-  /** Frees the model's wasm memory and that of every module in its tree. */
+  /**
+   * Frees the model's wasm memory and that of every module in its tree (a
+   * module also held by another live HookedModel stays usable there).
+   */
   dispose() {
     if (!this.#model) return;
     C.usw_model_free(this.#model);
     this.#model = 0;
     this.#err.free();
-    const seen = new Set();
-    const walk = (m) => {
-      if (seen.has(m)) return;
-      seen.add(m);
-      m.children.forEach(walk);
-      m.dispose();
-    };
-    walk(this.model);
+    for (const m of distinctModules(this.model)) {
+      const n = (owners.get(m) ?? 1) - 1;
+      owners.set(m, n);
+      if (n <= 0) m.dispose();
+    }
   }
 
   /** PyTorch's repr of the wrapped model, as Unseal prints it. */
