@@ -92,8 +92,9 @@ static int check_gemm(int32_t M, int32_t N, int32_t K, int32_t lda, int32_t ldc,
             const size_t at = (size_t)m * (size_t)ldc + (size_t)n;
             if (n >= N) { /* padding between rows: untouched */
                 if (memcmp(&got[at], &SENTINEL, sizeof(float)) != 0) {
-                    fprintf(stderr, "  M=%d N=%d K=%d lda=%d ldc=%d: C[%d, %d] (padding) written\n",
-                            M, N, K, lda, ldc, m, n);
+                    fprintf(stderr,
+                            "  M=%d N=%d K=%d lda=%d ldc=%d: C[%d, %d] (padding) written\n", M,
+                            N, K, lda, ldc, m, n);
                     bad++;
                 }
                 continue;
@@ -105,8 +106,9 @@ static int check_gemm(int32_t M, int32_t N, int32_t K, int32_t lda, int32_t ldc,
             const double diff = fabs((double)got[at] - (double)ref[at]);
             if (s > 0 && diff / s > worst_ratio) worst_ratio = diff / s;
             if (!(diff <= 1e-5 * s + 1e-6)) {
-                fprintf(stderr, "  M=%d N=%d K=%d lda=%d ldc=%d bias=%d: C[%d, %d] = %.9g, ref %.9g\n",
-                        M, N, K, lda, ldc, with_bias, m, n, got[at], ref[at]);
+                fprintf(stderr,
+                        "  M=%d N=%d K=%d lda=%d ldc=%d bias=%d: C[%d, %d] = %.9g, ref %.9g\n", M,
+                        N, K, lda, ldc, with_bias, m, n, got[at], ref[at]);
                 bad++;
             }
         }
@@ -237,7 +239,8 @@ static int check_ukernel(us_f32_gemm_ukernel_fn ukernel, size_t MR, const char *
             for (size_t nc = 1; nc <= NR; nc++) {
                 /* Panel: for each k, W[0..NR-1, k]; columns past nc are zero. */
                 for (size_t k = 0; k < kc; k++)
-                    for (size_t j = 0; j < NR; j++) panel[k * NR + j] = j < nc ? W[j * kc + k] : 0.0f;
+                    for (size_t j = 0; j < NR; j++)
+                        panel[k * NR + j] = j < nc ? W[j * kc + k] : 0.0f;
                 /* A copy of exactly the floats the kernel may read, on the
                  * heap, so that the sanitizer sees any over-read. */
                 const size_t a_len = (mr - 1) * a_stride + kc;
@@ -257,10 +260,12 @@ static int check_ukernel(us_f32_gemm_ukernel_fn ukernel, size_t MR, const char *
                         for (size_t k = 0; m < mr && n < nc && k < kc; k++)
                             s += fabs((double)A[m * a_stride + k]) * fabs((double)W[n * kc + k]);
                         const int inside = m < mr && n < nc;
-                        const int ok = inside ? fabs((double)got[i] - (double)ref[i]) <= 1e-5 * s + 1e-6
+                        const double diff = fabs((double)got[i] - (double)ref[i]);
+                        const int ok = inside ? diff <= 1e-5 * s + 1e-6
                                               : memcmp(&got[i], &SENTINEL, sizeof(float)) == 0;
                         if (!ok && bad++ < 5)
-                            fprintf(stderr, "  %s mr=%zu nc=%zu kc=%zu bias=%d: c[%zu, %zu] = %.9g, %s %.9g\n",
+                            fprintf(stderr,
+                                    "  %s mr=%zu nc=%zu kc=%zu bias=%d: c[%zu, %zu] = %.9g, %s %.9g\n",
                                     name, mr, nc, kc, with_bias, m, n, got[i],
                                     inside ? "ref" : "untouched", inside ? ref[i] : SENTINEL);
                     }
