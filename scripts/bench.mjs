@@ -28,7 +28,8 @@ const log = (...a) => console.error(...a);
 const M = 128, K = 768, N = 3072; // Linear: [M, K] · [K, N] + bias
 const LINEAR_WARMUP = 10, LINEAR_REPS = 150;
 const MLP_BLOCKS = 4; // Sequential(Linear(768, 3072), GELU(), Linear(3072, 768)) each
-const MLP_WARMUP = 3, MLP_ROUNDS = 40;
+const MLP_WARMUP = 3, MLP_ROUNDS = 60;
+const TINY_WIDTH = 8, TINY_BATCH = 200, TINY_ROUNDS = 40; // the same tree with no compute to speak of
 const PYTHON = '/usr/bin/python3';
 const cacheDir = join(process.env.XDG_CACHE_HOME || join(os.homedir(), '.cache'), 'unseal-wasm');
 
@@ -67,7 +68,7 @@ function machine() {
   const logical = os.cpus().length;
   return {
     cpu: model,
-    cores: physical ? `${logical} logical (${physical} per socket, from /proc/cpuinfo)` : `${logical} logical`,
+    cores: physical ? `${logical} logical CPUs (\`cpu cores\`: ${physical})` : `${logical} logical CPUs`,
     node: process.version,
     v8: process.versions.v8,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
@@ -225,6 +226,31 @@ for (let r = -MLP_WARMUP; r < MLP_ROUNDS; r++) {
   }
 }
 mlp.dispose();
+
+// The mechanism alone: the same 16-point tree with 8-wide Linears and a
+// [1, 8] input, so nearly all the time is the JS/C boundary and the hooks.
+// Timed in batches of TINY_BATCH forwards; µs per forward from the median batch.
+nn.manualSeed(2);
+const w = TINY_WIDTH;
+const tiny = new HookedModel(nn.Sequential(...Array.from({ length: MLP_BLOCKS }, () => nn.Sequential(nn.Linear(w, w), nn.GELU(), nn.Linear(w, w)))));
+const xt = randomF32(w, 7);
+const tinyAll = [...tiny.layers.keys()].map((p) => new Hook(p, noop, `noop_${p}`));
+const tinyCases = [
+  { label: 'no hooks', hooks: undefined, us: [] },
+  { label: `one no-op Hook on '${leaf}'`, hooks: [new Hook(leaf, noop, 'noop')], us: [] },
+  { label: `no-op Hooks on all ${tinyAll.length} layers`, hooks: tinyAll, us: [] },
+];
+for (let r = -3; r < TINY_ROUNDS; r++) {
+  for (let i = 0; i < tinyCases.length; i++) {
+    const c = tinyCases[(i + r + 3) % tinyCases.length];
+    const s = performance.now();
+    for (let b = 0; b < TINY_BATCH; b++) tiny.forward(xt, { shape: [1, w], hooks: c.hooks });
+    if (r >= 0) c.us.push(((performance.now() - s) * 1000) / TINY_BATCH);
+  }
+}
+tiny.dispose();
+for (const c of tinyCases) c.med = median(c.us);
+
 const base = mlpCases[0];
 const baseMed = median(base.ms), baseMin = min(base.ms);
 for (const c of mlpCases) {
@@ -278,6 +304,14 @@ md.push('| case | calls into JS per forward | median ms | min ms | overhead (med
 for (const c of mlpCases) {
   const first = c === base;
   md.push(`| ${c.label} | ${c.calls} | ${f(c.med)} | ${f(c.min)} | ${first ? '—' : pct(c.med / baseMed - 1)} | ${first ? '—' : pct(c.min / baseMin - 1)} | ${first ? '—' : pct(c.paired)} |`);
+}
+md.push('');
+md.push(`The mechanism alone, without the arithmetic: the same ${points.length}-point tree with Linear(${w}, ${w}) layers and a [1, ${w}] input; ${TINY_ROUNDS} rounds of ${TINY_BATCH} forwards per case. "Added" is the cost over no hooks, also as a share of the full-size no-hook forward above (${f(baseMed)} ms).`, '');
+md.push('| case (tiny tree) | µs per forward | added µs | added, as % of the full-size forward |', '|---|---:|---:|---:|');
+for (const c of tinyCases) {
+  const add = c.med - tinyCases[0].med;
+  const first = c === tinyCases[0];
+  md.push(`| ${c.label} | ${f(c.med, 1)} | ${first ? '—' : f(add, 1)} | ${first ? '—' : `${((100 * add) / (baseMed * 1000)).toFixed(3)} %`} |`);
 }
 md.push('');
 md.push('## Reproduce', '');

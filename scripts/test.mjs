@@ -3,9 +3,9 @@
 //   1. the C unit tests, native, under AddressSanitizer + UBSan (ctest)
 //   2. the JS tests in Node's test runner, against web/unseal.wasm
 // `node scripts/test.mjs c` or `js` runs one part.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { buildNative, buildWasm } from './build.mjs';
-import { root, run } from './lib.mjs';
+import { ensure, root, run } from './lib.mjs';
 
 const part = process.argv[2] ?? 'all';
 
@@ -15,6 +15,9 @@ if (part === 'all' || part === 'c') {
 }
 if (part === 'all' || part === 'js') {
   buildWasm({ withTests: true });
+  // The browser test drives Debian's Chromium with playwright-core (a devDependency).
+  ensure([{ ok: () => existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'), pkg: 'chromium', what: 'Chromium (for the browser test)' }]);
+  if (!existsSync(`${root}/node_modules/playwright-core`)) run('npm', [existsSync(`${root}/package-lock.json`) ? 'ci' : 'install', '--no-audit', '--no-fund']);
   const files = readdirSync(`${root}/tests/js`).filter((f) => f.endsWith('.test.js')).sort().map((f) => `tests/js/${f}`);
   run(process.execPath, ['--test', '--test-reporter=spec', ...files]);
 }

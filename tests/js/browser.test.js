@@ -1,0 +1,53 @@
+// browser.test.js — the package in real headless Chromium (Debian's
+// /usr/bin/chromium driven by playwright-core): the wasm loads from a page
+// served with COOP/COEP and a strict CSP (no eval anywhere), and computes
+// exactly what Node computes.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { nn, HookedModel, Hook, Tensor } from '../../web/index.js';
+import { startServer } from '../../scripts/serve.mjs';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+let server, browser;
+
+before(async () => {
+  server = await startServer({ csp: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'" });
+  // A persistent context gives Chromium a fresh, empty profile folder of its own.
+  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'unseal-chromium-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('the package loads and runs in Chromium under a strict CSP, equal to Node bit for bit', async () => {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(`${server.url}/tests/browser/smoke.html`);
+  await page.waitForFunction(() => window.unsealResult !== undefined, null, { timeout: 30000 });
+  const r = await page.evaluate(() => window.unsealResult);
+  assert.equal(r.error, undefined, r.error);
+  assert.deepEqual(problems, []);
+  assert.ok(await page.evaluate(() => self.crossOriginIsolated), 'COOP/COEP make the page cross-origin isolated');
+
+  nn.manualSeed(0);
+  const model = new HookedModel(nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 1))));
+  const x = new Tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), [2, 8]);
+  const out = model.forward(x, { hooks: [new Hook('2->0', (ctx, i, o) => { ctx.o = o.clone(); }, 'k')] });
+  assert.equal(r.repr, String(model));
+  assert.deepEqual(r.output, [...out.data]);
+  assert.deepEqual(r.saved, [...model.saveCtx.k.o.data]);
+  model.dispose();
+  await page.close();
+});
