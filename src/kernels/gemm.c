@@ -56,7 +56,8 @@ struct us_gemm_weights {
     float *data;      /* [panels, k, NR], 64-byte aligned, inside this allocation */
 };
 
-us_gemm_weights *us_gemm_weights_new(const float *W, int32_t N, int32_t K) {
+/* An uninitialised pack for W [N, K]: the header and 64-byte aligned panels. */
+static us_gemm_weights *pack_alloc(int32_t N, int32_t K) {
     if (N < 0 || K < 0) return NULL;
     const size_t nr = US_GEMM_NR;
     const size_t panels = ((size_t)N + nr - 1) / nr;
@@ -72,8 +73,14 @@ us_gemm_weights *us_gemm_weights_new(const float *W, int32_t N, int32_t K) {
     w->panels = (int32_t)panels;
     const uintptr_t start = (uintptr_t)(mem + header);
     w->data = (float *)(void *)(mem + header + ((64u - (start & 63u)) & 63u));
+    return w;
+}
 
-    for (size_t p = 0; p < panels; p++) {
+us_gemm_weights *us_gemm_weights_new(const float *W, int32_t N, int32_t K) {
+    us_gemm_weights *w = pack_alloc(N, K);
+    if (w == NULL) return NULL;
+    const size_t nr = US_GEMM_NR;
+    for (size_t p = 0; p < (size_t)w->panels; p++) {
         float *dst = w->data + p * (size_t)K * nr; /* [K, NR] */
         const size_t n0 = p * nr;
         const size_t nc = (size_t)N - n0 < nr ? (size_t)N - n0 : nr;
@@ -83,6 +90,24 @@ us_gemm_weights *us_gemm_weights_new(const float *W, int32_t N, int32_t K) {
         }
         for (size_t j = nc; j < nr; j++)
             for (size_t k = 0; k < (size_t)K; k++) dst[k * nr + j] = 0.0f;
+    }
+    return w;
+}
+
+us_gemm_weights *us_gemm_weights_new_kn(const float *Wt, int32_t N, int32_t K, int32_t ldw) {
+    us_gemm_weights *w = pack_alloc(N, K);
+    if (w == NULL) return NULL;
+    const size_t nr = US_GEMM_NR;
+    for (size_t p = 0; p < (size_t)w->panels; p++) {
+        float *dst = w->data + p * (size_t)K * nr; /* [K, NR] */
+        const size_t n0 = p * nr;
+        const size_t nc = (size_t)N - n0 < nr ? (size_t)N - n0 : nr;
+        for (size_t k = 0; k < (size_t)K; k++) {
+            const float *src = Wt + k * (size_t)ldw + n0; /* row k of Wᵀ, columns n0.. */
+            size_t j = 0;
+            for (; j < nc; j++) dst[k * nr + j] = src[j];
+            for (; j < nr; j++) dst[k * nr + j] = 0.0f;
+        }
     }
     return w;
 }

@@ -47,6 +47,10 @@ typedef struct us_gemm_weights us_gemm_weights;
  * when N or K is negative. W is borrowed for the call only. */
 us_gemm_weights *us_gemm_weights_new(const float *W, int32_t N, int32_t K);
 
+/* The same pack made from Wᵀ [K, N] (rows ldw >= N floats apart): HF's Conv1D
+ * weight layout [nx, nf], and the V of attention's pattern · V. */
+us_gemm_weights *us_gemm_weights_new_kn(const float *Wt, int32_t N, int32_t K, int32_t ldw);
+
 /* Frees a pack; NULL is a no-op. */
 void us_gemm_weights_free(us_gemm_weights *w);
 

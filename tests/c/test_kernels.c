@@ -294,7 +294,33 @@ static void test_kernel_name(void) {
     CHECK(strncmp(name, "f32_gemm_", 9) == 0);
 }
 
+/* us_gemm_weights_new_kn packs Wᵀ [K, N] (rows ldw apart) into the same pack
+ * as us_gemm_weights_new packs W [N, K]: products agree bit for bit. */
+static void test_pack_kn_equals_pack_nk(void) {
+    static const int32_t sizes[][3] = {{1, 1, 1}, {3, 5, 7}, {4, 8, 16}, {9, 17, 33}, {2, 67, 31}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        const int32_t M = sizes[s][0], N = sizes[s][1], K = sizes[s][2], ldw = N + 3;
+        float *A = alloc_random((size_t)M * K), *W = alloc_random((size_t)N * K);
+        float *Wt = malloc(sizeof(float) * (size_t)K * ldw);
+        float *c1 = malloc(sizeof(float) * (size_t)M * N), *c2 = malloc(sizeof(float) * (size_t)M * N);
+        REQUIRE(A && W && Wt && c1 && c2);
+        for (int32_t k = 0; k < K; k++)
+            for (int32_t j = 0; j < ldw; j++) Wt[(size_t)k * ldw + j] = j < N ? W[(size_t)j * K + k] : 1e30f;
+        us_gemm_weights *p1 = us_gemm_weights_new(W, N, K), *p2 = us_gemm_weights_new_kn(Wt, N, K, ldw);
+        REQUIRE(p1 && p2);
+        CHECK(us_gemm_weights_n(p2) == N && us_gemm_weights_k(p2) == K);
+        us_gemm_f32(M, A, K, p1, NULL, c1, N);
+        us_gemm_f32(M, A, K, p2, NULL, c2, N);
+        CHECK(memcmp(c1, c2, sizeof(float) * (size_t)M * N) == 0);
+        us_gemm_weights_free(p1);
+        us_gemm_weights_free(p2);
+        free(A); free(W); free(Wt); free(c1); free(c2);
+    }
+    CHECK(us_gemm_weights_new_kn(NULL, -1, 2, 0) == NULL);
+}
+
 int main(void) {
+    US_RUN(test_pack_kn_equals_pack_nk);
     US_RUN(test_kernel_name);
     US_RUN(test_hand_worked);
     US_RUN(test_all_ones);
