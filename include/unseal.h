@@ -230,6 +230,62 @@ int32_t us_model_find_point(const us_model *model, const char *name);
 us_status us_model_forward(us_model *model, const us_tensor *input, us_tensor *output,
                            us_hook_fn hook, void *user, us_error *err);
 
+/* ---------------------------------------------------------------- GPT-2 */
+
+/* The GPT-2 family as HuggingFace's GPT2LMHeadModel computes it: pre-LN
+ * blocks, gelu_new, causal softmax attention scaled by 1/sqrt(head size),
+ * lm_head tied to wte. Every module of HF's tree and the attention's
+ * q, k, v, scores, pattern and z (plus each block's resid_mid) is a hook point,
+ * reached through the same us_hook_fn as the module models above. */
+typedef struct us_gpt2_config {
+    int32_t vocab_size;
+    int32_t n_positions;
+    int32_t n_embd;
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_inner; /* 0 means 4 * n_embd */
+    float layer_norm_epsilon;
+} us_gpt2_config;
+
+typedef struct us_gpt2 us_gpt2;
+
+/* Returns an owned model with zeroed parameters, or NULL with err naming the
+ * bad config field (sizes must be positive; n_embd divisible by n_head). */
+us_gpt2 *us_gpt2_new(const us_gpt2_config *cfg, us_error *err);
+void us_gpt2_free(us_gpt2 *m);
+const us_gpt2_config *us_gpt2_config_of(const us_gpt2 *m);
+
+/* Parameters in HF's state-dict order and layout, named as HF names them
+ * ("transformer.wte.weight", "transformer.h.0.attn.c_attn.weight" as
+ * Conv1D's [nx, nf], ...; lm_head is tied to wte and not listed). Borrowed;
+ * after writing into any of them call us_gpt2_params_changed. */
+int32_t us_gpt2_num_params(const us_gpt2 *m);
+us_tensor *us_gpt2_param(us_gpt2 *m, int32_t i);
+void us_gpt2_params_changed(us_gpt2 *m);
+
+/* Hook points in the order of model.layers (HF's named_modules, with the
+ * attention points after the attention's modules and resid_mid last in each
+ * block). us_gpt2_point_fires is 0 for "transformer->h", a ModuleList that
+ * never runs. */
+int32_t us_gpt2_num_points(const us_gpt2 *m);
+const char *us_gpt2_point_name(const us_gpt2 *m, int32_t point);
+int us_gpt2_point_fires(const us_gpt2 *m, int32_t point);
+
+/* A KV cache for `batch` rows of up to `max_len` positions (<= n_positions). */
+typedef struct us_gpt2_cache us_gpt2_cache;
+us_gpt2_cache *us_gpt2_cache_new(const us_gpt2 *m, int32_t batch, int32_t max_len, us_error *err);
+void us_gpt2_cache_free(us_gpt2_cache *c);
+int32_t us_gpt2_cache_len(const us_gpt2_cache *c);
+void us_gpt2_cache_reset(us_gpt2_cache *c);
+
+/* Runs ids (I32 [B, T], borrowed) through the model. With a cache, the ids
+ * continue the cached sequence (positions cache_len .. cache_len + T - 1)
+ * and, on success only, their keys and values are appended, so a failed
+ * forward leaves the cache as it was. *logits becomes a view [B, T, V] into
+ * the model's arena, valid until the next forward. */
+us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache, us_tensor *logits,
+                          us_hook_fn hook, void *user, us_error *err);
+
 /* ---------------------------------------------------------------- safetensors */
 
 /* One tensor entry of a safetensors header. */

@@ -87,53 +87,123 @@ function viewOf(descPtr) {
   return Tensor._view(data, shape, dtype === DTYPE_I32);
 }
 
-export class HookedModel {
-  #model = 0; // us_model*
-  #err;
-  #pointModules = []; // JS module of each C point
-  #running = false;
-  #inputIsIds;
-
-  /** @param {Module} module the model to wrap (a HookedModel owns its tree: dispose() frees it). */
+/**
+ * The C side of a HookedModel: the module-tree model (below) or GPT-2
+ * (gpt2.js). A backend owns its C object and knows how to run it.
+ * @internal
+ */
+class TreeBackend {
   constructor(module) {
-    if (!(module instanceof Module)) throw new UnsealError('ERR_INVALID_ARG', `HookedModel: expected an nn module, got ${module?.constructor?.name ?? typeof module}`);
-    this.model = module;
-    this.saveCtx = {};
-    this.#err = new ErrorSlot();
-    this.#model = C.usw_model_new(module._handle, this.#err.ptr);
-    this.#err.check(this.#model ? 0 : 2, 'HookedModel: ');
-
-    // JS wrappers by C handle, then the C point table mapped onto them.
-    const byHandle = new Map();
-    const walk = (m) => {
-      byHandle.set(m._handle, m);
-      m.children.forEach(walk);
-    };
-    walk(module);
-    const layers = new Map();
-    const n = C.usw_model_num_points(this.#model);
-    for (let i = 0; i < n; i++) {
-      const m = byHandle.get(C.usw_model_point_module(this.#model, i));
-      layers.set(readCString(C.usw_model_point_name(this.#model, i)), m);
-      this.#pointModules.push(m);
+    const err = new ErrorSlot();
+    try {
+      this.ptr = C.usw_model_new(module._handle, err.ptr);
+      if (!this.ptr) err.check(heap().i32[err.ptr >> 2] || 2, 'HookedModel: ');
+    } finally {
+      err.free();
     }
-    /** Map from Unseal layer name ('2->0') to module, in pre-order. */
-    this.layers = layers;
-    this.#pointIndex = new Map([...layers.keys()].map((k, i) => [k, i]));
+    const byHandle = new Map();
+    for (const m of distinctModules(module)) byHandle.set(m._handle, m);
+    this.layers = new Map();
+    const n = C.usw_model_num_points(this.ptr);
+    for (let i = 0; i < n; i++) {
+      this.layers.set(readCString(C.usw_model_point_name(this.ptr, i)), byHandle.get(C.usw_model_point_module(this.ptr, i)));
+    }
+    this.points = new Map([...this.layers.keys()].map((k, i) => [k, i]));
     let first = module;
     while (first instanceof Sequential && first.children.length) first = first.children[0];
-    this.#inputIsIds = first instanceof Embedding;
+    this.inputIsIds = first instanceof Embedding;
+    this.module = module;
     for (const m of distinctModules(module)) owners.set(m, (owners.get(m) ?? 0) + 1);
   }
 
-  #pointIndex;
+  /** The point index of a hook's layer name, or throws (with the closest names). */
+  resolve(name, hookKey) {
+    const p = this.points.get(name);
+    if (p === undefined) throw unknownLayer(name, hookKey, this.layers.keys());
+    return p;
+  }
+
+  toInput(input, shape) {
+    let t = toTensor(input, shape);
+    if (this.inputIsIds && !(t.data instanceof Int32Array)) {
+      const ids = new Int32Array(t.data.length);
+      t.data.forEach((v, i) => {
+        if (!Number.isInteger(v)) throw new UnsealError('ERR_DTYPE', `input: the model starts with an Embedding, so the input must be integer ids; element ${i} is ${v}`);
+        ids[i] = v;
+      });
+      t = new Tensor(ids, [...t.shape]);
+    } else if (!this.inputIsIds && t.data instanceof Int32Array) {
+      t = new Tensor(Float32Array.from(t.data), [...t.shape]);
+    }
+    return t;
+  }
+
+  run(inDesc, outDesc, handle, errPtr) {
+    return C.usw_model_forward(this.ptr, inDesc, outDesc, handle, errPtr);
+  }
+
+  free() {
+    C.usw_model_free(this.ptr);
+    this.ptr = 0;
+    for (const m of distinctModules(this.module)) {
+      const n = (owners.get(m) ?? 1) - 1;
+      owners.set(m, n);
+      if (n <= 0) m.dispose();
+    }
+  }
+}
+
+/** The ERR_UNKNOWN_LAYER error for a hook's layer name. */
+export function unknownLayer(name, hookKey, names) {
+  const near = closestNames(name, names);
+  return new UnsealError('ERR_UNKNOWN_LAYER', `hook '${hookKey}': there is no layer named '${name}'; the closest are ${near.map((k) => `'${k}'`).join(', ')} (model.layers.keys() lists them all)`);
+}
+
+const INTERNAL = Symbol('internal');
+
+export class HookedModel {
+  #backend;
+  #err;
+  #running = false;
+
+  /**
+   * @param {Module} module the model to wrap. dispose() frees its tree (a
+   *   module also held by another live HookedModel stays usable there).
+   */
+  constructor(module, internal) {
+    if (internal?.token === INTERNAL) {
+      this.#backend = internal.backend;
+      this.model = internal.model;
+    } else {
+      if (!(module instanceof Module)) throw new UnsealError('ERR_INVALID_ARG', `HookedModel: expected an nn module, got ${module?.constructor?.name ?? typeof module}`);
+      module._handle; // throws if disposed
+      this.#backend = new TreeBackend(module);
+      this.model = module;
+    }
+    /** Map from Unseal layer name ('2->0') to module, in pre-order. */
+    this.layers = this.#backend.layers;
+    /** What hooks saved, by hook key. */
+    this.saveCtx = {};
+    this.#err = new ErrorSlot();
+  }
+
+  /** @internal For subclasses wrapping another backend (gpt2.js). */
+  static _internal(backend, model) {
+    return { token: INTERNAL, backend, model };
+  }
+
+  /** @internal */
+  get _backend() {
+    this.#check();
+    return this.#backend;
+  }
 
   #check() {
-    if (!this.#model) throw new UnsealError('ERR_DISPOSED', 'this HookedModel has been disposed');
+    if (!this.#backend?.ptr) throw new UnsealError('ERR_DISPOSED', `this ${this.constructor.name} has been disposed`);
   }
 
   get disposed() {
-    return !this.#model;
+    return !this.#backend?.ptr;
   }
 
   /**
@@ -143,6 +213,14 @@ export class HookedModel {
    * @param {{hooks?: Hook[], shape?: number[]}} [options]
    */
   forward(input, { hooks = [], shape } = {}) {
+    return this._run(input, { hooks, shape });
+  }
+
+  /**
+   * @internal The forward behind forward(), generate() and runWithCache():
+   * `extra` is passed to the backend's run (GPT-2's KV cache).
+   */
+  _run(input, { hooks = [], shape, extra } = {}) {
     this.#check();
     if (this.#running) throw new UnsealError('ERR_REENTRANT', 'forward was called from inside a hook; a hook may not run the model it is hooked into');
     if (!Array.isArray(hooks)) throw new UnsealError('ERR_INVALID_ARG', `forward: hooks must be an array of Hook, got ${typeof hooks}`);
@@ -154,16 +232,12 @@ export class HookedModel {
       if (!h || typeof h.func !== 'function' || typeof h.layerName !== 'string' || typeof h.key !== 'string') {
         throw new UnsealError('ERR_INVALID_ARG', `forward: hooks[${i}] is not a Hook (expected new Hook(layerName, func, key))`);
       }
-      const p = this.#pointIndex.get(h.layerName);
-      if (p === undefined) {
-        const near = closestNames(h.layerName, this.layers.keys());
-        throw new UnsealError('ERR_UNKNOWN_LAYER', `hook '${h.key}': there is no layer named '${h.layerName}'; the closest are ${near.map((k) => `'${k}'`).join(', ')} (model.layers.keys() lists them all)`);
-      }
+      const p = this.#backend.resolve(h.layerName, h.key);
       if (keys.has(h.key)) throw new UnsealError('ERR_DUPLICATE_KEY', `two hooks in one forward use the key '${h.key}'; each hook needs its own key`);
       keys.add(h.key);
       (byPoint[p] ??= []).push(h);
     });
-    const t = this.#toInput(input, shape);
+    const t = this.#backend.toInput(input, shape);
 
     for (const k of keys) this.saveCtx[k] = {};
     const handle = hooks.length ? nextHandle++ : 0;
@@ -198,7 +272,7 @@ export class HookedModel {
     try {
       heap().u8.set(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes), inData);
       writeTensorDesc(inDesc, t.data instanceof Int32Array ? DTYPE_I32 : DTYPE_F32, t.shape, inData);
-      const status = C.usw_model_forward(this.#model, inDesc, outDesc, handle, this.#err.ptr);
+      const status = this.#backend.run(inDesc, outDesc, handle, this.#err.ptr, extra);
       if (run.error) throw run.error;
       if (status !== 0) throw fromStatus(status, this.#err.message());
       const out = readTensorDesc(outDesc);
@@ -232,21 +306,6 @@ export class HookedModel {
     }
     if (outT.data instanceof Int32Array) throw new UnsealError('ERR_HOOK_RETURN', `hook '${hook.key}': the output of '${hook.layerName}' holds token ids and cannot be replaced`);
     if (data !== outT.data) outT.data.set(data);
-  }
-
-  #toInput(input, shape) {
-    let t = toTensor(input, shape);
-    if (this.#inputIsIds && !(t.data instanceof Int32Array)) {
-      const ids = new Int32Array(t.data.length);
-      t.data.forEach((v, i) => {
-        if (!Number.isInteger(v)) throw new UnsealError('ERR_DTYPE', `input: the model starts with an Embedding, so the input must be integer ids; element ${i} is ${v}`);
-        ids[i] = v;
-      });
-      t = new Tensor(ids, [...t.shape]);
-    } else if (!this.#inputIsIds && t.data instanceof Int32Array) {
-      t = new Tensor(Float32Array.from(t.data), [...t.shape]);
-    }
-    return t;
   }
 
   /** Deletes saveCtx[key], or every key when called without one. */
@@ -284,7 +343,7 @@ export class HookedModel {
       const dest = new Map();
       const collect = (m, prefix) => {
         for (const p of m._params()) dest.set(prefix + p.name, { module: m, ...p });
-        m.children.forEach((c, i) => collect(c, `${prefix}${i}.`));
+        for (const [name, c] of m.namedChildren) collect(c, `${prefix}${name}.`);
       };
       collect(this.model, '');
       const found = new Map(file.entries.map((e) => [e.name, e]));
@@ -316,7 +375,7 @@ export class HookedModel {
         file.readF32Into(e.index, d.ptr);
         touched.add(d.module);
       }
-      for (const m of touched) C.usw_module_params_changed(m._handle);
+      for (const m of touched) m._paramsChanged();
       return { missingKeys, unexpectedKeys, mismatchedKeys };
     } finally {
       file.free();
@@ -328,15 +387,9 @@ export class HookedModel {
    * module also held by another live HookedModel stays usable there).
    */
   dispose() {
-    if (!this.#model) return;
-    C.usw_model_free(this.#model);
-    this.#model = 0;
+    if (!this.#backend?.ptr) return;
+    this.#backend.free();
     this.#err.free();
-    for (const m of distinctModules(this.model)) {
-      const n = (owners.get(m) ?? 1) - 1;
-      owners.set(m, n);
-      if (n <= 0) m.dispose();
-    }
   }
 
   /** PyTorch's repr of the wrapped model, as Unseal prints it. */

@@ -11,5 +11,7 @@ export { UnsealError } from './errors.js';
 export { Tensor } from './tensor.js';
 export { nn, Module } from './nn.js';
 export { Hook, HookedModel } from './hooked_model.js';
+export { HookedGPT2, PretrainedModule, ActivationPoint, transformerLensAliases } from './gpt2.js';
+export { Tokenizer } from './tokenizer.js';
 export { writeSafetensors } from './io.js';
 export { kernelName } from './wasm.js';

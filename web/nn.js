@@ -129,16 +129,13 @@ export class Module {
     return '';
   }
 
+  /** [[name, child]]: '0', '1', ... for a Sequential. */
+  get namedChildren() {
+    return this.children.map((c, i) => [String(i), c]);
+  }
+
   toString() {
-    const extra = this.extraRepr();
-    const children = this.children.map((c, i) => `(${i}): ${addIndent(c.toString(), 2)}`);
-    const lines = [...(extra ? extra.split('\n') : []), ...children];
-    let s = `${this.constructor.name}(`;
-    if (lines.length) {
-      if (extra && !children.length && !extra.includes('\n')) s += extra;
-      else s += `\n  ${lines.join('\n  ')}\n`;
-    }
-    return `${s})`;
+    return moduleRepr(this.constructor.name, this.extraRepr(), this.namedChildren);
   }
 
   [inspect]() {
@@ -179,12 +176,51 @@ export class Module {
     return new Tensor(heap().f32.slice(p.ptr >> 2, (p.ptr >> 2) + n), p.shape);
   }
 
+  /** @internal Marks this module's parameters as written (cached packs are rebuilt). */
+  _paramsChanged() {
+    C.usw_module_params_changed(this._handle);
+  }
+
   /** [[name, Tensor copy]] of every parameter below this module, named as PyTorch's state_dict. */
   namedParameters(prefix = '') {
-    const out = this._params().map((p) => [prefix + p.name, this._getParam(p.name)]);
-    this.children.forEach((c, i) => out.push(...c.namedParameters(`${prefix}${i}.`)));
-    return out;
+    return namedParameters(this, prefix);
   }
+}
+
+/** [[name, Tensor copy]] of every parameter of `m` and below, as PyTorch's state_dict names them. */
+export function namedParameters(m, prefix = '') {
+  const out = m._params().map((p) => {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    return [prefix + p.name, new Tensor(heap().f32.slice(p.ptr >> 2, (p.ptr >> 2) + n), p.shape)];
+  });
+  for (const [name, c] of m.namedChildren) out.push(...namedParameters(c, `${prefix}${name}.`));
+  return out;
+}
+
+/** PyTorch's nn.Module.__repr__ from a class name, extra_repr and named children. */
+export function moduleRepr(className, extra, namedChildren) {
+  const children = namedChildren.map(([name, c]) => `(${name}): ${addIndent(c.toString(), 2)}`);
+  const lines = [...(extra ? extra.split('\n') : []), ...children];
+  let s = `${className}(`;
+  if (lines.length) {
+    if (extra && !children.length && !extra.includes('\n')) s += extra;
+    else s += `\n  ${lines.join('\n  ')}\n`;
+  }
+  return `${s})`;
+}
+
+/** PyTorch (>= 2.0)'s nn.ModuleList.__repr__: runs of identical children compressed as "(0-11): 12 x Block(". */
+export function moduleListRepr(className, children) {
+  if (!children.length) return `${className}()`;
+  const reprs = children.map((c) => c.toString());
+  const runs = [];
+  reprs.forEach((r, i) => {
+    const last = runs[runs.length - 1];
+    if (last && last.repr === r) last.end = i;
+    else runs.push({ start: i, end: i, repr: r });
+  });
+  const lines = runs.map(({ start, end, repr }) => addIndent(start === end ? `(${start}): ${repr}` : `(${start}-${end}): ${end - start + 1} x ${repr}`, 2));
+  return `${className}(\n  ${lines.join('\n  ')}\n)`;
 }
 
 /** A Module with PyTorch-style `weight` (and optional `bias`) accessors that copy. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "kernels/gemm.h"
+#include "tokenizer/bpe.h"
 #include "unseal.h"
 
 #define USW_EXPORT(name) __attribute__((export_name(#name))) 
@@ -116,4 +117,52 @@ USW_EXPORT(usw_st_read_f32) int32_t usw_st_read_f32(const us_safetensors *st, in
     const us_st_entry *e = &st->entries[i];
     size_t n = (size_t)(e->end - e->begin) / us_dtype_size(e->dtype);
     return us_convert_to_f32(dst, st->data + e->begin, e->dtype, n);
+}
+
+/* ------------------------------------------------------------ GPT-2 */
+/* The config arrives as 6 ints + eps, in us_gpt2_config's order. */
+USW_EXPORT(usw_gpt2_new) us_gpt2 *usw_gpt2_new(int32_t vocab, int32_t n_pos, int32_t n_embd, int32_t n_layer,
+                                               int32_t n_head, int32_t n_inner, float eps, us_error *e) {
+    us_gpt2_config cfg = {vocab, n_pos, n_embd, n_layer, n_head, n_inner, eps};
+    return us_gpt2_new(&cfg, e);
+}
+USW_EXPORT(usw_gpt2_free) void usw_gpt2_free(us_gpt2 *m) { us_gpt2_free(m); }
+USW_EXPORT(usw_gpt2_num_params) int32_t usw_gpt2_num_params(us_gpt2 *m) { return us_gpt2_num_params(m); }
+USW_EXPORT(usw_gpt2_param) us_tensor *usw_gpt2_param(us_gpt2 *m, int32_t i) { return us_gpt2_param(m, i); }
+USW_EXPORT(usw_gpt2_params_changed) void usw_gpt2_params_changed(us_gpt2 *m) { us_gpt2_params_changed(m); }
+USW_EXPORT(usw_gpt2_num_points) int32_t usw_gpt2_num_points(us_gpt2 *m) { return us_gpt2_num_points(m); }
+USW_EXPORT(usw_gpt2_point_name) const char *usw_gpt2_point_name(us_gpt2 *m, int32_t p) {
+    return us_gpt2_point_name(m, p);
+}
+USW_EXPORT(usw_gpt2_point_fires) int32_t usw_gpt2_point_fires(us_gpt2 *m, int32_t p) { return us_gpt2_point_fires(m, p); }
+USW_EXPORT(usw_gpt2_cache_new) us_gpt2_cache *usw_gpt2_cache_new(us_gpt2 *m, int32_t batch, int32_t max_len, us_error *e) {
+    return us_gpt2_cache_new(m, batch, max_len, e);
+}
+USW_EXPORT(usw_gpt2_cache_free) void usw_gpt2_cache_free(us_gpt2_cache *c) { us_gpt2_cache_free(c); }
+USW_EXPORT(usw_gpt2_cache_len) int32_t usw_gpt2_cache_len(us_gpt2_cache *c) { return us_gpt2_cache_len(c); }
+USW_EXPORT(usw_gpt2_cache_reset) void usw_gpt2_cache_reset(us_gpt2_cache *c) { us_gpt2_cache_reset(c); }
+/* handle: as usw_model_forward. cache may be 0. */
+USW_EXPORT(usw_gpt2_forward) int32_t usw_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache,
+                                                      us_tensor *out, int32_t handle, us_error *e) {
+    return us_gpt2_forward(m, ids, cache, out, handle ? relay : NULL, (void *)(intptr_t)handle, e);
+}
+
+/* ------------------------------------------------------------ tokenizer */
+USW_EXPORT(usw_bpe_from_vocab_merges) us_bpe *usw_bpe_from_vocab_merges(const char *v, size_t vl, const char *m,
+                                                                        size_t ml, us_error *e) {
+    return us_bpe_from_vocab_merges(v, vl, m, ml, e);
+}
+USW_EXPORT(usw_bpe_from_tokenizer_json) us_bpe *usw_bpe_from_tokenizer_json(const char *j, size_t l, us_error *e) {
+    return us_bpe_from_tokenizer_json(j, l, e);
+}
+USW_EXPORT(usw_bpe_free) void usw_bpe_free(us_bpe *t) { us_bpe_free(t); }
+USW_EXPORT(usw_bpe_vocab_size) int32_t usw_bpe_vocab_size(us_bpe *t) { return us_bpe_vocab_size(t); }
+/* Results go to out[0] (owned pointer, free with usw_free) and out[1] (count). */
+USW_EXPORT(usw_bpe_encode) int32_t usw_bpe_encode(us_bpe *t, const uint8_t *text, size_t len, int32_t **ids,
+                                                  size_t *n, us_error *e) {
+    return us_bpe_encode(t, text, len, ids, n, e);
+}
+USW_EXPORT(usw_bpe_decode) int32_t usw_bpe_decode(us_bpe *t, const int32_t *ids, size_t n, uint8_t **out,
+                                                  size_t *len, us_error *e) {
+    return us_bpe_decode(t, ids, n, out, len, e);
 }

@@ -59,10 +59,27 @@ export function maxAbsDiff(a, b) {
   if (a.length !== b.length) return Infinity;
   let m = 0;
   for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i]) continue; // also equal infinities
     const d = Math.abs(a[i] - b[i]);
     if (Number.isNaN(d)) {
       if (!(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return Infinity;
     } else if (d > m) m = d;
   }
   return m;
+}
+
+/** max |x| over the finite entries. */
+export function maxAbs(a) {
+  let m = 0;
+  for (const x of a) if (Number.isFinite(x) && Math.abs(x) > m) m = Math.abs(x);
+  return m;
+}
+
+/** The GPT-2 goldens of tests/golden/gpt2/<cfg>: tensors read independently, and the JSON. */
+export function loadGpt2Golden(cfg) {
+  const dir = join(goldenDir, 'gpt2', cfg);
+  const meta = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
+  const { tensors } = readSafetensorsIndependently(new Uint8Array(readFileSync(join(dir, 'golden.safetensors'))));
+  const t = (k) => (tensors[k] ? new Tensor(tensors[k].data, tensors[k].shape) : undefined);
+  return { dir, meta, t };
 }

@@ -1,0 +1,520 @@
+/* gpt2.c — the GPT-2 family (HuggingFace GPT2LMHeadModel semantics) with a
+ * hook point at every module of HF's tree and inside the attention.
+ *
+ * Shapes, stated once: B batch rows, T new positions, P positions already in
+ * the KV cache (0 without one), S = P + T key positions, C = n_embd,
+ * H = n_head, hs = C / H, F = n_inner (4 C), V = vocab_size, L = n_layer.
+ *
+ * Parameters live in one allocation in HF's layout (Conv1D weights [nx, nf]);
+ * the matmul weights are also kept packed for the GEMM kernels, re-packed
+ * lazily after us_gpt2_params_changed. A forward asks the hook about every
+ * point once, at its start, into a bitmap, and reports only watched points.
+ * Every activation is still computed in full here; the bitmap is what lets a
+ * fused attention skip materialising unwatched q/k/v/scores/pattern/z. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "kernels/gemm.h"
+#include "ops/ops.h"
+#include "unseal.h"
+
+/* ---------------------------------------------------------------- points */
+
+/* Points of one block, in model.layers order. */
+enum {
+    BP_BLOCK, BP_LN_1, BP_ATTN, BP_C_ATTN, BP_ATTN_C_PROJ, BP_ATTN_DROPOUT, BP_RESID_DROPOUT,
+    BP_Q, BP_K, BP_V, BP_SCORES, BP_PATTERN, BP_Z,
+    BP_LN_2, BP_MLP, BP_C_FC, BP_MLP_C_PROJ, BP_ACT, BP_MLP_DROPOUT, BP_RESID_MID,
+    BP_COUNT
+};
+static const char *const block_suffix[BP_COUNT] = {
+    "", "->ln_1", "->attn", "->attn->c_attn", "->attn->c_proj", "->attn->attn_dropout",
+    "->attn->resid_dropout", "->attn->q", "->attn->k", "->attn->v", "->attn->scores",
+    "->attn->pattern", "->attn->z", "->ln_2", "->mlp", "->mlp->c_fc", "->mlp->c_proj",
+    "->mlp->act", "->mlp->dropout", "->resid_mid"};
+
+/* Points outside the blocks. */
+enum { GP_TRANSFORMER, GP_WTE, GP_WPE, GP_DROP, GP_H, GP_FIRST_BLOCK };
+#define GP_LN_F(L) (GP_FIRST_BLOCK + (L) * BP_COUNT)
+#define GP_LM_HEAD(L) (GP_LN_F(L) + 1)
+#define BLOCK_POINT(l, bp) (GP_FIRST_BLOCK + (l) * BP_COUNT + (bp))
+
+/* ---------------------------------------------------------------- params */
+
+/* Per-layer parameter slots, in HF's state-dict order. */
+enum {
+    LP_LN_1_W, LP_LN_1_B, LP_C_ATTN_W, LP_C_ATTN_B, LP_ATTN_C_PROJ_W, LP_ATTN_C_PROJ_B,
+    LP_LN_2_W, LP_LN_2_B, LP_C_FC_W, LP_C_FC_B, LP_MLP_C_PROJ_W, LP_MLP_C_PROJ_B, LP_COUNT
+};
+static const char *const layer_param_name[LP_COUNT] = {
+    ".ln_1.weight", ".ln_1.bias", ".attn.c_attn.weight", ".attn.c_attn.bias", ".attn.c_proj.weight",
+    ".attn.c_proj.bias", ".ln_2.weight", ".ln_2.bias", ".mlp.c_fc.weight", ".mlp.c_fc.bias",
+    ".mlp.c_proj.weight", ".mlp.c_proj.bias"};
+/* Global slots: wte, wpe first; ln_f last. */
+#define PARAM_WTE 0
+#define PARAM_WPE 1
+#define PARAM_LAYER(l, lp) (2 + (l) * LP_COUNT + (lp))
+#define PARAM_LN_F_W(L) (2 + (L) * LP_COUNT)
+#define PARAM_LN_F_B(L) (PARAM_LN_F_W(L) + 1)
+
+typedef struct layer_packs {
+    us_gemm_weights *c_attn, *attn_c_proj, *c_fc, *mlp_c_proj;
+} layer_packs;
+
+struct us_gpt2 {
+    us_gpt2_config cfg;
+    int32_t n_params;
+    us_tensor *params; /* [n_params], data into `storage`, names owned */
+    float *storage;    /* one allocation for every parameter */
+    int32_t n_points;
+    char **point_names; /* [n_points], owned */
+    layer_packs *packs; /* [L] */
+    us_gemm_weights *wte_pack; /* lm_head: logits = x · wteᵀ */
+    int packs_valid;
+    us_arena arena;
+};
+
+struct us_gpt2_cache {
+    int32_t batch, max_len, len;
+    int32_t L, H, hs;
+    float *k, *v; /* [L, B, H, max_len, hs] each */
+};
+
+const us_gpt2_config *us_gpt2_config_of(const us_gpt2 *m) { return &m->cfg; }
+int32_t us_gpt2_num_params(const us_gpt2 *m) { return m->n_params; }
+us_tensor *us_gpt2_param(us_gpt2 *m, int32_t i) { return (i >= 0 && i < m->n_params) ? &m->params[i] : NULL; }
+void us_gpt2_params_changed(us_gpt2 *m) { m->packs_valid = 0; }
+int32_t us_gpt2_num_points(const us_gpt2 *m) { return m->n_points; }
+const char *us_gpt2_point_name(const us_gpt2 *m, int32_t p) {
+    return (p >= 0 && p < m->n_points) ? m->point_names[p] : NULL;
+}
+int us_gpt2_point_fires(const us_gpt2 *m, int32_t p) { return p >= 0 && p < m->n_points && p != GP_H; }
+
+static void free_packs(us_gpt2 *m) {
+    if (m->packs)
+        for (int32_t l = 0; l < m->cfg.n_layer; l++) {
+            us_gemm_weights_free(m->packs[l].c_attn);
+            us_gemm_weights_free(m->packs[l].attn_c_proj);
+            us_gemm_weights_free(m->packs[l].c_fc);
+            us_gemm_weights_free(m->packs[l].mlp_c_proj);
+            memset(&m->packs[l], 0, sizeof m->packs[l]);
+        }
+    us_gemm_weights_free(m->wte_pack);
+    m->wte_pack = NULL;
+    m->packs_valid = 0;
+}
+
+void us_gpt2_free(us_gpt2 *m) {
+    if (!m) return;
+    free_packs(m);
+    free(m->packs);
+    if (m->params)
+        for (int32_t i = 0; i < m->n_params; i++) free((char *)m->params[i].name);
+    free(m->params);
+    if (m->point_names)
+        for (int32_t i = 0; i < m->n_points; i++) free(m->point_names[i]);
+    free(m->point_names);
+    free(m->storage);
+    us_arena_free(&m->arena);
+    free(m);
+}
+
+/* A malloc'd copy of a + b, or of a + "<l>" + b when l >= 0. */
+static char *dup_printf(const char *a, const char *b, int32_t l) {
+    char buf[128];
+    if (l >= 0) snprintf(buf, sizeof buf, "%s%d%s", a, (int)l, b);
+    else snprintf(buf, sizeof buf, "%s%s", a, b);
+    size_t n = strlen(buf) + 1;
+    char *s = malloc(n);
+    if (s) memcpy(s, buf, n);
+    return s;
+}
+
+us_gpt2 *us_gpt2_new(const us_gpt2_config *cfg_in, us_error *err) {
+    if (!cfg_in) {
+        us_fail(err, US_ERR_INVALID_ARG, "GPT-2: NULL config");
+        return NULL;
+    }
+    us_gpt2_config cfg = *cfg_in;
+    if (cfg.n_inner == 0) cfg.n_inner = 4 * cfg.n_embd;
+    const struct { const char *name; int32_t v; } sizes[] = {
+        {"vocab_size", cfg.vocab_size}, {"n_positions", cfg.n_positions}, {"n_embd", cfg.n_embd},
+        {"n_layer", cfg.n_layer},       {"n_head", cfg.n_head},           {"n_inner", cfg.n_inner}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (sizes[i].v <= 0) {
+            us_fail(err, US_ERR_INVALID_ARG, "GPT-2 config: %s must be positive, got %d", sizes[i].name,
+                    (int)sizes[i].v);
+            return NULL;
+        }
+    if (cfg.n_embd % cfg.n_head != 0) {
+        us_fail(err, US_ERR_INVALID_ARG, "GPT-2 config: n_embd (%d) must be divisible by n_head (%d)",
+                (int)cfg.n_embd, (int)cfg.n_head);
+        return NULL;
+    }
+    if (!(cfg.layer_norm_epsilon >= 0.0f)) {
+        us_fail(err, US_ERR_INVALID_ARG, "GPT-2 config: layer_norm_epsilon must be >= 0");
+        return NULL;
+    }
+    const int64_t C = cfg.n_embd, F = cfg.n_inner, V = cfg.vocab_size, P = cfg.n_positions, L = cfg.n_layer;
+    const int64_t per_layer = 2 * C + (C * 3 * C + 3 * C) + (C * C + C) + 2 * C + (C * F + F) + (F * C + C);
+    const int64_t total = V * C + P * C + L * per_layer + 2 * C;
+    if (V * C > INT32_MAX || C * F > INT32_MAX || total > (int64_t)(SIZE_MAX / sizeof(float) / 2)) {
+        us_fail(err, US_ERR_OOM, "GPT-2: %lld parameters do not fit in this address space", (long long)total);
+        return NULL;
+    }
+
+    us_gpt2 *m = calloc(1, sizeof *m);
+    if (!m) goto oom;
+    m->cfg = cfg;
+    m->n_params = (int32_t)(2 + L * LP_COUNT + 2);
+    m->params = calloc((size_t)m->n_params, sizeof *m->params);
+    m->storage = calloc((size_t)total, sizeof(float));
+    m->packs = calloc((size_t)L, sizeof *m->packs);
+    m->n_points = (int32_t)(GP_FIRST_BLOCK + L * BP_COUNT + 2);
+    m->point_names = calloc((size_t)m->n_points, sizeof *m->point_names);
+    if (!m->params || !m->storage || !m->packs || !m->point_names) goto oom;
+
+    /* Carve the parameters from storage, in state-dict order. */
+    float *at = m->storage;
+    int32_t pi = 0;
+#define ADD(nm, nd, ...)                                                            \
+    do {                                                                            \
+        const int32_t shape_[] = {__VA_ARGS__};                                     \
+        us_tensor *t_ = &m->params[pi++];                                           \
+        *t_ = us_tensor_make(US_F32, at, nd, shape_);                               \
+        t_->name = nm;                                                              \
+        if (!t_->name) goto oom;                                                    \
+        at += us_tensor_numel(t_);                                                  \
+    } while (0)
+    ADD(dup_printf("transformer.wte.weight", "", -1), 2, (int32_t)V, (int32_t)C);
+    ADD(dup_printf("transformer.wpe.weight", "", -1), 2, (int32_t)P, (int32_t)C);
+    for (int32_t l = 0; l < L; l++) {
+        const int32_t c = (int32_t)C, f = (int32_t)F;
+        const int32_t shapes[LP_COUNT][2] = {{c, 0}, {c, 0}, {c, 3 * c}, {3 * c, 0}, {c, c}, {c, 0},
+                                             {c, 0}, {c, 0}, {c, f},     {f, 0},     {f, c}, {c, 0}};
+        for (int32_t lp = 0; lp < LP_COUNT; lp++) {
+            char *name = dup_printf("transformer.h.", layer_param_name[lp], l);
+            if (shapes[lp][1]) ADD(name, 2, shapes[lp][0], shapes[lp][1]);
+            else ADD(name, 1, shapes[lp][0]);
+        }
+    }
+    ADD(dup_printf("transformer.ln_f.weight", "", -1), 1, (int32_t)C);
+    ADD(dup_printf("transformer.ln_f.bias", "", -1), 1, (int32_t)C);
+#undef ADD
+
+    /* Point names, in model.layers order. */
+    const char *globals[GP_FIRST_BLOCK] = {"transformer", "transformer->wte", "transformer->wpe",
+                                           "transformer->drop", "transformer->h"};
+    for (int32_t i = 0; i < GP_FIRST_BLOCK; i++)
+        if (!(m->point_names[i] = dup_printf(globals[i], "", -1))) goto oom;
+    for (int32_t l = 0; l < L; l++)
+        for (int32_t bp = 0; bp < BP_COUNT; bp++)
+            if (!(m->point_names[BLOCK_POINT(l, bp)] = dup_printf("transformer->h->", block_suffix[bp], l)))
+                goto oom;
+    if (!(m->point_names[GP_LN_F(L)] = dup_printf("transformer->ln_f", "", -1))) goto oom;
+    if (!(m->point_names[GP_LM_HEAD(L)] = dup_printf("lm_head", "", -1))) goto oom;
+    return m;
+oom:
+    us_fail(err, US_ERR_OOM, "GPT-2: out of memory allocating a model of %lld parameters", (long long)total);
+    us_gpt2_free(m);
+    return NULL;
+}
+
+/* (Re)packs every matmul weight from the HF-layout parameters. */
+static us_status ensure_packs(us_gpt2 *m, us_error *err) {
+    if (m->packs_valid) return US_OK;
+    free_packs(m);
+    const int32_t C = m->cfg.n_embd, F = m->cfg.n_inner;
+    for (int32_t l = 0; l < m->cfg.n_layer; l++) {
+        layer_packs *p = &m->packs[l];
+        p->c_attn = us_gemm_weights_new_kn(m->params[PARAM_LAYER(l, LP_C_ATTN_W)].data, 3 * C, C, 3 * C);
+        p->attn_c_proj = us_gemm_weights_new_kn(m->params[PARAM_LAYER(l, LP_ATTN_C_PROJ_W)].data, C, C, C);
+        p->c_fc = us_gemm_weights_new_kn(m->params[PARAM_LAYER(l, LP_C_FC_W)].data, F, C, F);
+        p->mlp_c_proj = us_gemm_weights_new_kn(m->params[PARAM_LAYER(l, LP_MLP_C_PROJ_W)].data, C, F, C);
+        if (!p->c_attn || !p->attn_c_proj || !p->c_fc || !p->mlp_c_proj) goto oom;
+    }
+    m->wte_pack = us_gemm_weights_new(m->params[PARAM_WTE].data, m->cfg.vocab_size, C);
+    if (!m->wte_pack) goto oom;
+    m->packs_valid = 1;
+    return US_OK;
+oom:
+    free_packs(m);
+    return us_fail(err, US_ERR_OOM, "GPT-2: out of memory packing weights");
+}
+
+/* ---------------------------------------------------------------- cache */
+
+us_gpt2_cache *us_gpt2_cache_new(const us_gpt2 *m, int32_t batch, int32_t max_len, us_error *err) {
+    if (batch <= 0 || max_len <= 0 || max_len > m->cfg.n_positions) {
+        us_fail(err, US_ERR_INVALID_ARG, "KV cache: batch (%d) must be positive and max_len (%d) in 1..n_positions (%d)",
+                (int)batch, (int)max_len, (int)m->cfg.n_positions);
+        return NULL;
+    }
+    us_gpt2_cache *c = calloc(1, sizeof *c);
+    const size_t n = (size_t)m->cfg.n_layer * batch * m->cfg.n_embd * (size_t)max_len;
+    if (c) {
+        c->k = malloc(n * sizeof(float));
+        c->v = malloc(n * sizeof(float));
+    }
+    if (!c || !c->k || !c->v) {
+        us_gpt2_cache_free(c);
+        us_fail(err, US_ERR_OOM, "KV cache: out of memory for %zu floats", 2 * n);
+        return NULL;
+    }
+    c->batch = batch;
+    c->max_len = max_len;
+    c->L = m->cfg.n_layer;
+    c->H = m->cfg.n_head;
+    c->hs = m->cfg.n_embd / m->cfg.n_head;
+    return c;
+}
+
+void us_gpt2_cache_free(us_gpt2_cache *c) {
+    if (!c) return;
+    free(c->k);
+    free(c->v);
+    free(c);
+}
+
+int32_t us_gpt2_cache_len(const us_gpt2_cache *c) { return c->len; }
+void us_gpt2_cache_reset(us_gpt2_cache *c) { c->len = 0; }
+
+/* Rows of layer l, batch row b, head h: [max_len, hs]. */
+static float *cache_rows(const us_gpt2_cache *c, float *base, int32_t l, int32_t b, int32_t h) {
+    return base + ((((size_t)l * c->batch + b) * c->H + h) * c->max_len) * c->hs;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+typedef struct run_ctx {
+    us_gpt2 *m;
+    us_hook_fn hook;
+    void *user;
+    us_error *err;
+    uint8_t *watched; /* [n_points] */
+} run_ctx;
+
+/* Reports point p if watched; a non-zero answer stops the forward. */
+static us_status report(run_ctx *r, int32_t p, const us_tensor *in, us_tensor *out) {
+    if (!r->watched[p]) return US_OK;
+    if (r->hook(r->user, p, US_HOOK_OBSERVE, in, out) != 0)
+        return us_fail(r->err, US_ERR_HOOK, "the hook at '%s' stopped the forward", r->m->point_names[p]);
+    return US_OK;
+}
+
+static float *alloc_f32(run_ctx *r, size_t n) {
+    return us_arena_alloc(&r->m->arena, n * sizeof(float) + 16);
+}
+
+#define TRY(x)                       \
+    do {                             \
+        us_status s_ = (x);          \
+        if (s_ != US_OK) return s_;  \
+    } while (0)
+
+#define T3(t, data, a, b, c) ((t) = us_tensor_make(US_F32, (data), 3, (const int32_t[]){(a), (b), (c)}))
+#define T4(t, data, a, b, c, d) ((t) = us_tensor_make(US_F32, (data), 4, (const int32_t[]){(a), (b), (c), (d)}))
+
+/* Causal attention of one (batch row, head): scores, pattern (in place) and
+ * z. q [T, hs] rows qs apart; keys/values [S, hs] rows hs apart. */
+static us_status attend_scores(run_ctx *r, const float *q, int32_t T, const float *keys, int32_t S,
+                               int32_t hs, int32_t past, float *scores) {
+    us_gemm_weights *kp = us_gemm_weights_new(keys, S, hs);
+    if (!kp) return us_fail(r->err, US_ERR_OOM, "attention: out of memory");
+    us_gemm_f32(T, q, hs, kp, NULL, scores, S);
+    us_gemm_weights_free(kp);
+    const float scale = (float)sqrt((double)hs); /* HF divides by sqrt(hs) */
+    for (int32_t t = 0; t < T; t++) {
+        float *row = scores + (size_t)t * S;
+        for (int32_t s = 0; s < S; s++) row[s] = s <= past + t ? row[s] / scale : -INFINITY;
+    }
+    return US_OK;
+}
+
+us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache, us_tensor *logits,
+                          us_hook_fn hook, void *user, us_error *err) {
+    if (!m || !ids || !logits) return us_fail(err, US_ERR_INVALID_ARG, "GPT-2 forward: NULL argument");
+    const us_gpt2_config *cfg = &m->cfg;
+    if (ids->dtype != US_I32 || ids->ndim != 2 || !us_tensor_is_contiguous(ids)) {
+        char s[96];
+        return us_fail(err, US_ERR_SHAPE, "GPT-2 forward: expected token ids of dtype I32 and shape [B, T], got %s %s",
+                       us_dtype_name(ids->dtype), us_shape_str(ids, s, sizeof s));
+    }
+    const int32_t B = ids->shape[0], T = ids->shape[1];
+    const int32_t C = cfg->n_embd, H = cfg->n_head, hs = C / H, F = cfg->n_inner, V = cfg->vocab_size,
+                  L = cfg->n_layer;
+    const int32_t past = cache ? cache->len : 0, S = past + T;
+    if (B <= 0 || T <= 0)
+        return us_fail(err, US_ERR_SHAPE, "GPT-2 forward: empty input [%d, %d]", (int)B, (int)T);
+    if (S > cfg->n_positions)
+        return us_fail(err, US_ERR_RANGE, "GPT-2 forward: %d positions%s exceed n_positions = %d", (int)S,
+                       cache ? " (with the cache)" : "", (int)cfg->n_positions);
+    if (cache && (cache->batch != B || S > cache->max_len))
+        return us_fail(err, US_ERR_SHAPE, "GPT-2 forward: the KV cache holds batch %d and %d positions, got batch %d reaching position %d",
+                       (int)cache->batch, (int)cache->max_len, (int)B, (int)S);
+    const int32_t *id = ids->data;
+    for (int64_t i = 0; i < (int64_t)B * T; i++)
+        if (id[i] < 0 || id[i] >= V)
+            return us_fail(err, US_ERR_RANGE, "token id %d at [%d, %d] is outside the vocabulary [0, %d)", (int)id[i],
+                           (int)(i / T), (int)(i % T), (int)V);
+    TRY(ensure_packs(m, err));
+
+    us_arena_reset(&m->arena);
+    run_ctx r = {m, hook, user, err, NULL};
+    r.watched = us_arena_alloc(&m->arena, (size_t)m->n_points);
+    const size_t BT = (size_t)B * T;
+    /* Residual stream: three buffers rotate through the blocks. */
+    float *xa = alloc_f32(&r, BT * C), *xb = alloc_f32(&r, BT * C), *xc = alloc_f32(&r, BT * C);
+    float *ln = alloc_f32(&r, BT * C), *qkv = alloc_f32(&r, BT * 3 * C);
+    float *q = alloc_f32(&r, BT * C), *k = alloc_f32(&r, BT * C), *v = alloc_f32(&r, BT * C);
+    float *att = alloc_f32(&r, (size_t)B * H * T * S), *z = alloc_f32(&r, BT * C);
+    float *proj = alloc_f32(&r, BT * C), *hid = alloc_f32(&r, BT * F), *act = alloc_f32(&r, BT * F);
+    float *wpe_out = alloc_f32(&r, (size_t)T * C), *lg = alloc_f32(&r, BT * V);
+    int32_t *pos = us_arena_alloc(&m->arena, sizeof(int32_t) * (size_t)T);
+    if (!r.watched || !xa || !xb || !xc || !ln || !qkv || !q || !k || !v || !att || !z || !proj || !hid || !act ||
+        !wpe_out || !lg || !pos)
+        return us_fail(err, US_ERR_OOM, "GPT-2 forward: out of memory for activations of [%d, %d]", (int)B, (int)T);
+    for (int32_t p = 0; p < m->n_points; p++)
+        r.watched[p] = hook && us_gpt2_point_fires(m, p) && hook(user, p, US_HOOK_ASK, NULL, NULL) ? 1 : 0;
+    for (int32_t t = 0; t < T; t++) pos[t] = past + t;
+
+    us_tensor t_ids = *ids, t_pos, ta, tb, tc, td;
+    t_pos = us_tensor_make(US_I32, pos, 2, (const int32_t[]){1, T});
+
+    /* Embeddings: x = wte[ids] + wpe[pos]. */
+    const float *wte = m->params[PARAM_WTE].data, *wpe = m->params[PARAM_WPE].data;
+    us_embedding_f32(xb, id, (int64_t)BT, wte, V, C);
+    T3(ta, xb, B, T, C);
+    TRY(report(&r, GP_WTE, &t_ids, &ta));
+    us_embedding_f32(wpe_out, pos, T, wpe, cfg->n_positions, C);
+    T3(tb, wpe_out, 1, T, C);
+    TRY(report(&r, GP_WPE, &t_pos, &tb));
+    for (int32_t b = 0; b < B; b++)
+        for (size_t i = 0; i < (size_t)T * C; i++) xa[(size_t)b * T * C + i] = xb[(size_t)b * T * C + i] + wpe_out[i];
+    T3(ta, xa, B, T, C);
+    TRY(report(&r, GP_DROP, &ta, &ta)); /* dropout: identity at inference */
+
+    float *x = xa, *x2 = xb, *x3 = xc; /* block input, after attention, block output */
+    for (int32_t l = 0; l < L; l++) {
+        const us_tensor *P = m->params;
+        const layer_packs *pk = &m->packs[l];
+        us_tensor tx, tln, tqkv, tq, tk, tv, tatt, tz, tzm, tproj;
+        T3(tx, x, B, T, C);
+
+        /* ln_1 */
+        us_layernorm_f32(ln, x, P[PARAM_LAYER(l, LP_LN_1_W)].data, P[PARAM_LAYER(l, LP_LN_1_B)].data, (int64_t)BT, C,
+                         cfg->layer_norm_epsilon);
+        T3(tln, ln, B, T, C);
+        TRY(report(&r, BLOCK_POINT(l, BP_LN_1), &tx, &tln));
+
+        /* c_attn, then q, k, v split into heads: [B, H, T, hs] */
+        us_gemm_f32((int32_t)BT, ln, C, pk->c_attn, P[PARAM_LAYER(l, LP_C_ATTN_B)].data, qkv, 3 * C);
+        T3(tqkv, qkv, B, T, 3 * C);
+        TRY(report(&r, BLOCK_POINT(l, BP_C_ATTN), &tln, &tqkv));
+        for (int32_t b = 0; b < B; b++)
+            for (int32_t t = 0; t < T; t++) {
+                const float *row = qkv + ((size_t)b * T + t) * 3 * C;
+                for (int32_t h = 0; h < H; h++) {
+                    size_t dst = (((size_t)b * H + h) * T + t) * hs;
+                    memcpy(q + dst, row + h * hs, sizeof(float) * hs);
+                    memcpy(k + dst, row + C + h * hs, sizeof(float) * hs);
+                    memcpy(v + dst, row + 2 * C + h * hs, sizeof(float) * hs);
+                }
+            }
+        T4(tq, q, B, H, T, hs);
+        T4(tk, k, B, H, T, hs);
+        T4(tv, v, B, H, T, hs);
+        TRY(report(&r, BLOCK_POINT(l, BP_Q), &tq, &tq));
+        TRY(report(&r, BLOCK_POINT(l, BP_K), &tk, &tk));
+        TRY(report(&r, BLOCK_POINT(l, BP_V), &tv, &tv));
+
+        /* Keys and values over all S positions: the cache's rows plus the new
+         * ones (written into the cache's free rows; its length is bumped only
+         * when the whole forward succeeds), or the new ones alone. */
+        for (int32_t b = 0; b < B; b++)
+            for (int32_t h = 0; h < H; h++) {
+                const float *keys = k + (((size_t)b * H + h) * T) * hs;
+                if (cache) {
+                    float *kr = cache_rows(cache, cache->k, l, b, h), *vr = cache_rows(cache, cache->v, l, b, h);
+                    memcpy(kr + (size_t)past * hs, keys, sizeof(float) * (size_t)T * hs);
+                    memcpy(vr + (size_t)past * hs, v + (((size_t)b * H + h) * T) * hs, sizeof(float) * (size_t)T * hs);
+                    keys = kr;
+                }
+                TRY(attend_scores(&r, q + (((size_t)b * H + h) * T) * hs, T, keys, S, hs, past,
+                                  att + (((size_t)b * H + h) * T) * S));
+            }
+        T4(tatt, att, B, H, T, S);
+        TRY(report(&r, BLOCK_POINT(l, BP_SCORES), &tatt, &tatt));
+        us_softmax_f32(att, att, (int64_t)B * H * T, S, 1);
+        TRY(report(&r, BLOCK_POINT(l, BP_PATTERN), &tatt, &tatt));
+        TRY(report(&r, BLOCK_POINT(l, BP_ATTN_DROPOUT), &tatt, &tatt));
+
+        /* z [B, T, H, hs] = pattern · values */
+        for (int32_t b = 0; b < B; b++)
+            for (int32_t h = 0; h < H; h++) {
+                const float *vals = cache ? cache_rows(cache, cache->v, l, b, h) : v + (((size_t)b * H + h) * T) * hs;
+                us_gemm_weights *vp = us_gemm_weights_new_kn(vals, hs, S, hs);
+                if (!vp) return us_fail(err, US_ERR_OOM, "attention: out of memory");
+                us_gemm_f32(T, att + (((size_t)b * H + h) * T) * S, S, vp, NULL, z + ((size_t)b * T * H + h) * hs, H * hs);
+                us_gemm_weights_free(vp);
+            }
+        T4(tz, z, B, T, H, hs);
+        TRY(report(&r, BLOCK_POINT(l, BP_Z), &tz, &tz));
+
+        /* c_proj over the merged heads, resid_dropout, and the attention module */
+        T3(tzm, z, B, T, C);
+        us_gemm_f32((int32_t)BT, z, C, pk->attn_c_proj, P[PARAM_LAYER(l, LP_ATTN_C_PROJ_B)].data, proj, C);
+        T3(tproj, proj, B, T, C);
+        TRY(report(&r, BLOCK_POINT(l, BP_ATTN_C_PROJ), &tzm, &tproj));
+        TRY(report(&r, BLOCK_POINT(l, BP_RESID_DROPOUT), &tproj, &tproj));
+        TRY(report(&r, BLOCK_POINT(l, BP_ATTN), &tln, &tproj));
+
+        /* resid_mid = x + attn */
+        for (size_t i = 0; i < BT * C; i++) x2[i] = x[i] + proj[i];
+        T3(ta, x2, B, T, C);
+        TRY(report(&r, BLOCK_POINT(l, BP_RESID_MID), &ta, &ta));
+
+        /* ln_2, mlp */
+        us_layernorm_f32(ln, x2, P[PARAM_LAYER(l, LP_LN_2_W)].data, P[PARAM_LAYER(l, LP_LN_2_B)].data, (int64_t)BT, C,
+                         cfg->layer_norm_epsilon);
+        T3(tln, ln, B, T, C);
+        TRY(report(&r, BLOCK_POINT(l, BP_LN_2), &ta, &tln));
+        us_gemm_f32((int32_t)BT, ln, C, pk->c_fc, P[PARAM_LAYER(l, LP_C_FC_B)].data, hid, F);
+        T3(tb, hid, B, T, F);
+        TRY(report(&r, BLOCK_POINT(l, BP_C_FC), &tln, &tb));
+        us_gelu_tanh_f32(act, hid, (int64_t)BT * F);
+        T3(tc, act, B, T, F);
+        TRY(report(&r, BLOCK_POINT(l, BP_ACT), &tb, &tc));
+        us_gemm_f32((int32_t)BT, act, F, pk->mlp_c_proj, P[PARAM_LAYER(l, LP_MLP_C_PROJ_B)].data, proj, C);
+        T3(td, proj, B, T, C);
+        TRY(report(&r, BLOCK_POINT(l, BP_MLP_C_PROJ), &tc, &td));
+        TRY(report(&r, BLOCK_POINT(l, BP_MLP_DROPOUT), &td, &td));
+        TRY(report(&r, BLOCK_POINT(l, BP_MLP), &tln, &td));
+
+        /* block output = resid_mid + mlp */
+        for (size_t i = 0; i < BT * C; i++) x3[i] = x2[i] + proj[i];
+        T3(tb, x3, B, T, C);
+        TRY(report(&r, BLOCK_POINT(l, BP_BLOCK), &tx, &tb));
+
+        float *old = x; /* rotate: the output is the next input */
+        x = x3;
+        x3 = old;
+    }
+
+    /* ln_f, the transformer's output, and the tied lm_head */
+    us_layernorm_f32(ln, x, m->params[PARAM_LN_F_W(L)].data, m->params[PARAM_LN_F_B(L)].data, (int64_t)BT, C,
+                     cfg->layer_norm_epsilon);
+    T3(ta, x, B, T, C);
+    T3(tb, ln, B, T, C);
+    TRY(report(&r, GP_LN_F(L), &ta, &tb));
+    TRY(report(&r, GP_TRANSFORMER, &t_ids, &tb));
+    us_gemm_f32((int32_t)BT, ln, C, m->wte_pack, NULL, lg, V);
+    T3(tc, lg, B, T, V);
+    TRY(report(&r, GP_LM_HEAD(L), &tb, &tc));
+    *logits = tc;
+    if (cache) cache->len = S;
+    return US_OK;
+}

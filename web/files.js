@@ -1,0 +1,168 @@
+// files.js — a model folder, wherever it is: a directory (Node), a base URL
+// (anything fetch reaches, such as a model repository's resolve URL), or the
+// files a user picked or dropped (a Map or object of name → bytes/Blob/File,
+// or an array/FileList of File). Reads report progress and can be cancelled.
+
+import { UnsealError } from './errors.js';
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+
+/**
+ * File names inside a model folder must be plain names or relative paths
+ * that stay inside it: a sharded index may not point at '../secret' or
+ * another origin.
+ */
+export function checkRelativeName(name, where) {
+  if (typeof name !== 'string' || name === '' || name.startsWith('/') || name.startsWith('\\') || /^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(name) ||
+      name.split(/[\\/]/).some((part) => part === '..' || part === '' || part === '.') || name.includes('\0')) {
+    throw new UnsealError('ERR_FORMAT', `${where}: the file name ${JSON.stringify(name)} must be a plain file name inside the model folder`);
+  }
+  return name;
+}
+
+async function readNodeFile(path, signal) {
+  const fsName = 'node:fs/promises';
+  const fs = await import(/* @vite-ignore */ fsName);
+  try {
+    return new Uint8Array(await fs.readFile(path, { signal }));
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    if (e.code === 'ENOENT') return null;
+    throw new UnsealError('ERR_IO', `${path}: ${e.message}`, { cause: e });
+  }
+}
+
+/** Reads a fetch Response body, reporting progress per chunk. */
+async function readResponse(res, onChunk) {
+  if (!res.body?.getReader) {
+    const b = new Uint8Array(await res.arrayBuffer());
+    onChunk(b.length);
+    return b;
+  }
+  const reader = res.body.getReader();
+  const chunks = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    n += value.length;
+    onChunk(value.length);
+  }
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/**
+ * A model folder: `read(name)` resolves to the file's bytes or null when the
+ * file does not exist; `describe(name)` names it for messages.
+ */
+export class ModelFolder {
+  constructor(src, { signal, onProgress } = {}) {
+    this.signal = signal;
+    this.onProgress = onProgress;
+    this.loaded = 0;
+    this.total = 0;
+    if (typeof Blob !== 'undefined' && (Array.isArray(src) || (typeof FileList !== 'undefined' && src instanceof FileList))) {
+      src = new Map([...src].map((f) => [f.name, f]));
+    }
+    if (src instanceof Map || (src && typeof src === 'object' && !(src instanceof URL) && !ArrayBuffer.isView(src))) {
+      this.kind = 'files';
+      this.files = src instanceof Map ? src : new Map(Object.entries(src));
+      this.label = 'the given files';
+    } else if (src instanceof URL || (typeof src === 'string' && /^(https?|blob|data):/i.test(src)) || (typeof src === 'string' && !isNode)) {
+      this.kind = 'url';
+      let base = src instanceof URL ? src.href : new URL(src, globalThis.location?.href).href;
+      if (!base.endsWith('/')) base += '/';
+      this.base = base;
+      this.label = base;
+    } else if (typeof src === 'string') {
+      this.kind = 'dir';
+      this.dir = src.startsWith('file:') ? decodeURIComponent(new URL(src).pathname) : src;
+      this.label = this.dir;
+    } else {
+      throw new UnsealError('ERR_INVALID_ARG', `fromPretrained: expected a directory path, a base URL, or a map of file name to bytes/Blob/File; got ${src?.constructor?.name ?? typeof src}`);
+    }
+  }
+
+  describe(name) {
+    if (this.kind === 'dir') return `${this.dir.replace(/\/$/, '')}/${name}`;
+    if (this.kind === 'url') return new URL(name, this.base).href;
+    return name;
+  }
+
+  #progress(n, file) {
+    this.loaded += n;
+    this.onProgress?.({ loaded: this.loaded, total: Math.max(this.total, this.loaded), file });
+  }
+
+  /** Adds the sizes of files about to be read to the progress total (when known). */
+  async announce(names) {
+    for (const name of names) {
+      let size = 0;
+      if (this.kind === 'files') {
+        const f = this.files.get(name);
+        size = f?.size ?? f?.byteLength ?? 0;
+      } else if (this.kind === 'dir') {
+        const fsName = 'node:fs/promises';
+        const fs = await import(/* @vite-ignore */ fsName);
+        size = await fs.stat(this.describe(name)).then((st) => st.size, () => 0);
+      }
+      this.total += size;
+    }
+  }
+
+  async read(name) {
+    this.signal?.throwIfAborted();
+    let bytes;
+    if (this.kind === 'files') {
+      const f = this.files.get(name);
+      if (f === undefined) return null;
+      if (typeof Blob !== 'undefined' && f instanceof Blob) bytes = new Uint8Array(await f.arrayBuffer());
+      else if (f instanceof ArrayBuffer) bytes = new Uint8Array(f);
+      else if (ArrayBuffer.isView(f)) bytes = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+      else if (typeof f === 'string') bytes = new TextEncoder().encode(f);
+      else throw new UnsealError('ERR_INVALID_ARG', `fromPretrained: the file '${name}' must be bytes, a Blob/File or a string, got ${f?.constructor?.name ?? typeof f}`);
+      this.#progress(bytes.length, name);
+    } else if (this.kind === 'dir') {
+      bytes = await readNodeFile(this.describe(name), this.signal);
+      if (bytes) this.#progress(bytes.length, name);
+    } else {
+      const url = this.describe(name);
+      let res;
+      try {
+        res = await fetch(url, { signal: this.signal });
+      } catch (e) {
+        if (e.name === 'AbortError') throw e;
+        throw new UnsealError('ERR_IO', `${url}: fetch failed (${e.message})`, { cause: e });
+      }
+      if (res.status === 404) return null;
+      if (!res.ok) throw new UnsealError('ERR_IO', `${url}: HTTP ${res.status} ${res.statusText}`);
+      const len = Number(res.headers.get('content-length'));
+      if (len > 0) this.total += len;
+      bytes = await readResponse(res, (n) => this.#progress(n, name));
+    }
+    this.signal?.throwIfAborted();
+    return bytes;
+  }
+
+  async readText(name) {
+    const b = await this.read(name);
+    return b === null ? null : new TextDecoder().decode(b);
+  }
+
+  async readJSON(name) {
+    const text = await this.readText(name);
+    if (text === null) return null;
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new UnsealError('ERR_FORMAT', `${this.describe(name)}: not valid JSON (${e.message})`);
+    }
+  }
+}

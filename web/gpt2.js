@@ -1,0 +1,461 @@
+// gpt2.js — GPT-2-family models from HuggingFace files, as HookedModels.
+//
+// HookedModel.fromPretrained(src) reads config.json, the safetensors weights
+// (single or sharded) and, when present, the tokenizer, and builds the C model
+// (src/models/gpt2.c). model.layers mirrors HF's GPT2LMHeadModel tree with
+// Unseal's names, plus the attention's activation points (q, k, v, scores,
+// pattern, z) and each block's resid_mid; TransformerLens names are accepted
+// as aliases. Printing the model gives HF's repr.
+
+import { UnsealError } from './errors.js';
+import { C, DTYPE_I32, ErrorSlot, heap, readCString, readTensorDesc } from './wasm.js';
+import { Tensor, toTensor } from './tensor.js';
+import { moduleListRepr, moduleRepr, namedParameters, pyFloat } from './nn.js';
+import { HookedModel, closestNames, unknownLayer } from './hooked_model.js';
+import { SafetensorsFile, writeSafetensors } from './io.js';
+import { ModelFolder, checkRelativeName } from './files.js';
+import { Tokenizer } from './tokenizer.js';
+
+const inspect = Symbol.for('nodejs.util.inspect.custom');
+
+// ---------------------------------------------------------------- the tree
+
+/** A module of a pretrained model's tree: HF's class name and repr, and its parameters in the C model. */
+export class PretrainedModule {
+  #owner;
+  #params;
+  #children;
+  /**
+   * @param {string} className HF's class name, e.g. 'Conv1D'
+   * @param {{ extra?: string, children?: [string, PretrainedModule][], params?: [string, number][], owner, list?: boolean }} opts
+   *   params: [local name, C parameter index]
+   */
+  constructor(className, { extra = '', children = [], params = [], owner, list = false }) {
+    this.className = className;
+    this.extra = extra;
+    this.#children = children;
+    this.#params = params;
+    this.#owner = owner;
+    this.isList = list;
+  }
+  get namedChildren() {
+    return this.#children;
+  }
+  get children() {
+    return this.#children.map(([, c]) => c);
+  }
+  extraRepr() {
+    return this.extra;
+  }
+  toString() {
+    return this.isList ? moduleListRepr(this.className, this.children) : moduleRepr(this.className, this.extra, this.#children);
+  }
+  [inspect]() {
+    return this.toString();
+  }
+  /** @internal [{name, ptr, shape}] in wasm memory. */
+  _params() {
+    const ptr = this.#owner._ptr();
+    return this.#params.map(([name, i]) => {
+      const desc = C.usw_gpt2_param(ptr, i);
+      const { shape, data } = readTensorDesc(desc);
+      return { name, ptr: data, shape };
+    });
+  }
+  /** @internal */
+  _paramsChanged() {
+    C.usw_gpt2_params_changed(this.#owner._ptr());
+  }
+  /** Copies of the parameters below this module, named as PyTorch's state_dict. */
+  namedParameters(prefix = '') {
+    return namedParameters(this, prefix);
+  }
+  get weight() {
+    return this.namedParameters().find(([n]) => n === 'weight')?.[1];
+  }
+  get bias() {
+    return this.namedParameters().find(([n]) => n === 'bias')?.[1] ?? null;
+  }
+}
+
+/** A hook point that is an activation inside a module rather than a module's output. */
+export class ActivationPoint {
+  constructor(name, layout, description) {
+    this.name = name;
+    this.layout = layout;
+    this.description = description;
+  }
+  toString() {
+    return `ActivationPoint(${this.name}: [${this.layout}])`;
+  }
+  [inspect]() {
+    return this.toString();
+  }
+}
+
+const BLOCK_POINTS = [
+  '', '->ln_1', '->attn', '->attn->c_attn', '->attn->c_proj', '->attn->attn_dropout', '->attn->resid_dropout',
+  '->attn->q', '->attn->k', '->attn->v', '->attn->scores', '->attn->pattern', '->attn->z',
+  '->ln_2', '->mlp', '->mlp->c_fc', '->mlp->c_proj', '->mlp->act', '->mlp->dropout', '->resid_mid',
+];
+
+const ACTIVATIONS = {
+  q: ['B, H, T, hs', 'queries, per head'],
+  k: ['B, H, T, hs', 'keys of the new positions, per head'],
+  v: ['B, H, T, hs', 'values of the new positions, per head'],
+  scores: ['B, H, T, S', 'q·k / sqrt(hs), causal-masked entries -Infinity, before softmax'],
+  pattern: ['B, H, T, S', 'attention pattern, after softmax'],
+  z: ['B, T, H, hs', 'per-head outputs (pattern · v), before c_proj'],
+  resid_mid: ['B, T, C', 'residual stream after attention: block input + attention output'],
+};
+
+/**
+ * TransformerLens hook names → ours, for n_layer layers. Layouts are ours:
+ * note that our q/k/v are [B, H, T, hs] where TransformerLens uses [B, T, H, hs],
+ * and that ln*.hook_normalized is the LayerNorm's output after its weight and
+ * bias (TransformerLens, which folds them away by default, hooks before).
+ */
+export function transformerLensAliases(nLayer) {
+  const a = new Map([
+    ['hook_embed', 'transformer->wte'],
+    ['hook_pos_embed', 'transformer->wpe'],
+    ['ln_final.hook_normalized', 'transformer->ln_f'],
+  ]);
+  for (let l = 0; l < nLayer; l++) {
+    const b = `transformer->h->${l}`;
+    const t = `blocks.${l}`;
+    a.set(`${t}.hook_resid_pre`, l === 0 ? 'transformer->drop' : `transformer->h->${l - 1}`);
+    a.set(`${t}.hook_resid_mid`, `${b}->resid_mid`);
+    a.set(`${t}.hook_resid_post`, b);
+    a.set(`${t}.hook_attn_out`, `${b}->attn`);
+    a.set(`${t}.hook_mlp_out`, `${b}->mlp`);
+    for (const p of ['q', 'k', 'v', 'z']) a.set(`${t}.attn.hook_${p}`, `${b}->attn->${p}`);
+    a.set(`${t}.attn.hook_attn_scores`, `${b}->attn->scores`);
+    a.set(`${t}.attn.hook_pattern`, `${b}->attn->pattern`);
+    a.set(`${t}.mlp.hook_pre`, `${b}->mlp->c_fc`);
+    a.set(`${t}.mlp.hook_post`, `${b}->mlp->act`);
+    a.set(`${t}.ln1.hook_normalized`, `${b}->ln_1`);
+    a.set(`${t}.ln2.hook_normalized`, `${b}->ln_2`);
+  }
+  return a;
+}
+
+// ---------------------------------------------------------------- config
+
+const CONFIG_DEFAULTS = {
+  vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12, n_inner: null,
+  activation_function: 'gelu_new', resid_pdrop: 0.1, embd_pdrop: 0.1, attn_pdrop: 0.1, layer_norm_epsilon: 1e-5,
+  scale_attn_weights: true, scale_attn_by_inverse_layer_idx: false, reorder_and_upcast_attn: false,
+};
+
+/** Validates an HF GPT2Config object and fills in GPT2Config's defaults. */
+export function parseConfig(raw, where = 'config.json') {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UnsealError('ERR_FORMAT', `${where}: expected a JSON object`);
+  const arch = raw.architectures ?? [];
+  if (raw.model_type !== undefined && raw.model_type !== 'gpt2') {
+    throw new UnsealError('ERR_FORMAT', `${where}: model_type '${raw.model_type}' is not supported; unseal-wasm runs GPT-2-family models (model_type 'gpt2', architectures ['GPT2LMHeadModel'])`);
+  }
+  if (raw.model_type === undefined && !arch.some((a) => /^GPT2/.test(a))) {
+    throw new UnsealError('ERR_FORMAT', `${where}: no model_type and no GPT2 architecture (got ${JSON.stringify(arch)}); unseal-wasm runs GPT-2-family models`);
+  }
+  const cfg = { ...CONFIG_DEFAULTS, ...raw };
+  for (const k of ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head']) {
+    if (!Number.isInteger(cfg[k]) || cfg[k] <= 0) throw new UnsealError('ERR_FORMAT', `${where}: ${k} must be a positive integer, got ${JSON.stringify(cfg[k])}`);
+  }
+  if (cfg.n_inner !== null && (!Number.isInteger(cfg.n_inner) || cfg.n_inner <= 0)) throw new UnsealError('ERR_FORMAT', `${where}: n_inner must be null or a positive integer, got ${JSON.stringify(cfg.n_inner)}`);
+  if (cfg.n_embd % cfg.n_head !== 0) throw new UnsealError('ERR_FORMAT', `${where}: n_embd (${cfg.n_embd}) must be divisible by n_head (${cfg.n_head})`);
+  if (!['gelu_new', 'gelu_pytorch_tanh'].includes(cfg.activation_function)) {
+    throw new UnsealError('ERR_FORMAT', `${where}: activation_function '${cfg.activation_function}' is not supported (GPT-2 uses 'gelu_new')`);
+  }
+  if (typeof cfg.layer_norm_epsilon !== 'number' || !(cfg.layer_norm_epsilon >= 0)) throw new UnsealError('ERR_FORMAT', `${where}: layer_norm_epsilon must be a non-negative number`);
+  if (cfg.scale_attn_weights !== true) throw new UnsealError('ERR_FORMAT', `${where}: scale_attn_weights: false is not supported`);
+  if (cfg.scale_attn_by_inverse_layer_idx) throw new UnsealError('ERR_FORMAT', `${where}: scale_attn_by_inverse_layer_idx is not supported`);
+  if (cfg.add_cross_attention) throw new UnsealError('ERR_FORMAT', `${where}: add_cross_attention is not supported`);
+  return cfg;
+}
+
+// ---------------------------------------------------------------- backend
+
+/** Our parameter names for an HF tensor name (with or without 'transformer.'), or null for tensors GPT-2 ignores. */
+function canonicalName(name) {
+  if (name === 'lm_head.weight') return null; // tied to wte
+  const n = name.startsWith('transformer.') ? name : `transformer.${name}`;
+  if (/^transformer\.h\.\d+\.attn\.(bias|masked_bias)$/.test(n)) return null; // HF's old causal-mask buffers
+  return n;
+}
+
+class Gpt2Backend {
+  constructor(cfg) {
+    this.cfg = cfg;
+    const err = new ErrorSlot();
+    try {
+      this.ptr = C.usw_gpt2_new(cfg.vocab_size, cfg.n_positions, cfg.n_embd, cfg.n_layer, cfg.n_head, cfg.n_inner ?? 0, cfg.layer_norm_epsilon, err.ptr);
+      if (!this.ptr) err.check(heap().i32[err.ptr >> 2] || 2, 'GPT-2: ');
+    } finally {
+      err.free();
+    }
+    this.paramIndex = new Map();
+    const n = C.usw_gpt2_num_params(this.ptr);
+    for (let i = 0; i < n; i++) this.paramIndex.set(readCString(heap().i32[(C.usw_gpt2_param(this.ptr, i) + 76) >> 2]), i);
+    this.aliases = transformerLensAliases(cfg.n_layer);
+    this.points = new Map();
+    this.fires = [];
+    const np = C.usw_gpt2_num_points(this.ptr);
+    for (let p = 0; p < np; p++) {
+      this.points.set(readCString(C.usw_gpt2_point_name(this.ptr, p)), p);
+      this.fires.push(C.usw_gpt2_point_fires(this.ptr, p) === 1);
+    }
+    this.tokenizer = null;
+  }
+
+  _ptr() {
+    if (!this.ptr) throw new UnsealError('ERR_DISPOSED', 'this model has been disposed');
+    return this.ptr;
+  }
+
+  resolve(name, hookKey) {
+    const canonical = this.aliases.get(name) ?? name;
+    const p = this.points.get(canonical);
+    if (p === undefined) throw unknownLayer(name, hookKey, [...this.points.keys(), ...this.aliases.keys()]);
+    if (!this.fires[p]) throw new UnsealError('ERR_INVALID_ARG', `hook '${hookKey}': '${name}' is a ModuleList, which never runs as a module (as in PyTorch); hook 'transformer->h->0' (a block) instead`);
+    return p;
+  }
+
+  /** Token ids as an I32 Tensor [B, T], from text, ids, rows of ids, or a Tensor. */
+  toInput(input, shape) {
+    const where = 'input';
+    if (typeof input === 'string' || (Array.isArray(input) && input.length && input.every((x) => typeof x === 'string'))) {
+      if (!this.tokenizer) throw new UnsealError('ERR_INVALID_ARG', 'text input needs a tokenizer, and this model was loaded without tokenizer files (tokenizer.json, or vocab.json + merges.txt); pass token ids instead');
+      const rows = (typeof input === 'string' ? [input] : input).map((s) => this.tokenizer.encode(s));
+      if (rows.some((r) => r.length !== rows[0].length)) throw new UnsealError('ERR_SHAPE', `input: the texts encode to different lengths (${rows.map((r) => r.length).join(', ')} tokens); a batch needs equal lengths`);
+      input = rows;
+    }
+    let t;
+    if (Array.isArray(input) && input.length && !Array.isArray(input[0])) t = toTensor([input], undefined, where);
+    else t = toTensor(input, shape, where);
+    let tshape = [...t.shape];
+    if (tshape.length === 1) tshape = [1, tshape[0]];
+    if (tshape.length !== 2) throw new UnsealError('ERR_SHAPE', `input: expected token ids of shape [T] or [B, T], got [${t.shape.join(', ')}]`);
+    if (tshape[0] === 0 || tshape[1] === 0) throw new UnsealError('ERR_SHAPE', `input: empty input (shape [${tshape.join(', ')}]); give at least one token`);
+    if (t.data instanceof Int32Array) return new Tensor(t.data, tshape);
+    const ids = new Int32Array(t.data.length);
+    t.data.forEach((v, i) => {
+      if (!Number.isInteger(v)) throw new UnsealError('ERR_DTYPE', `input: token ids must be integers; element ${i} is ${v}`);
+      ids[i] = v;
+    });
+    return new Tensor(ids, tshape);
+  }
+
+  run(inDesc, outDesc, handle, errPtr, cache = 0) {
+    return C.usw_gpt2_forward(this._ptr(), inDesc, cache, outDesc, handle, errPtr);
+  }
+
+  free() {
+    C.usw_gpt2_free(this.ptr);
+    this.ptr = 0;
+  }
+}
+
+/** HF's GPT2LMHeadModel tree over the C model's parameters, and model.layers. */
+function buildTree(backend) {
+  const cfg = backend.cfg;
+  const P = (name) => backend.paramIndex.get(name);
+  const owner = backend;
+  const mod = (cls, opts = {}) => new PretrainedModule(cls, { owner, ...opts });
+  const C_ = cfg.n_embd;
+  const F = cfg.n_inner ?? 4 * C_;
+  const ln = (prefix) => mod('LayerNorm', { extra: `(${C_},), eps=${pyFloat(cfg.layer_norm_epsilon)}, elementwise_affine=True`, params: [['weight', P(`${prefix}.weight`)], ['bias', P(`${prefix}.bias`)]] });
+  const conv = (prefix, nf, nx) => mod('Conv1D', { extra: `nf=${nf}, nx=${nx}`, params: [['weight', P(`${prefix}.weight`)], ['bias', P(`${prefix}.bias`)]] });
+  const drop = (p) => mod('Dropout', { extra: `p=${pyFloat(p)}, inplace=False` });
+  const blocks = [];
+  for (let l = 0; l < cfg.n_layer; l++) {
+    const h = `transformer.h.${l}`;
+    const attn = mod('GPT2Attention', { children: [['c_attn', conv(`${h}.attn.c_attn`, 3 * C_, C_)], ['c_proj', conv(`${h}.attn.c_proj`, C_, C_)], ['attn_dropout', drop(cfg.attn_pdrop)], ['resid_dropout', drop(cfg.resid_pdrop)]] });
+    const mlp = mod('GPT2MLP', { children: [['c_fc', conv(`${h}.mlp.c_fc`, F, C_)], ['c_proj', conv(`${h}.mlp.c_proj`, C_, F)], ['act', mod('NewGELUActivation')], ['dropout', drop(cfg.resid_pdrop)]] });
+    blocks.push([String(l), mod('GPT2Block', { children: [['ln_1', ln(`${h}.ln_1`)], ['attn', attn], ['ln_2', ln(`${h}.ln_2`)], ['mlp', mlp]] })]);
+  }
+  const transformer = mod('GPT2Model', {
+    children: [
+      ['wte', mod('Embedding', { extra: `${cfg.vocab_size}, ${C_}`, params: [['weight', P('transformer.wte.weight')]] })],
+      ['wpe', mod('Embedding', { extra: `${cfg.n_positions}, ${C_}`, params: [['weight', P('transformer.wpe.weight')]] })],
+      ['drop', drop(cfg.embd_pdrop)],
+      ['h', mod('ModuleList', { children: blocks, list: true })],
+      ['ln_f', ln('transformer.ln_f')],
+    ],
+  });
+  const lmHead = mod('Linear', { extra: `in_features=${C_}, out_features=${cfg.vocab_size}, bias=False`, params: [['weight', P('transformer.wte.weight')]] });
+  const root = mod('GPT2LMHeadModel', { children: [['transformer', transformer], ['lm_head', lmHead]] });
+
+  // model.layers: every module in pre-order, the activation points beside
+  // their modules, in the C point order.
+  const modules = new Map();
+  const walk = (m, name) => {
+    if (name) modules.set(name, m);
+    for (const [n, c] of m.namedChildren) walk(c, name ? `${name}->${n}` : n);
+  };
+  walk(root, '');
+  const layers = new Map();
+  for (const name of backend.points.keys()) {
+    const leaf = name.split('->').pop();
+    layers.set(name, modules.get(name) ?? new ActivationPoint(leaf, ...ACTIVATIONS[leaf]));
+  }
+  return { root, layers };
+}
+
+// ---------------------------------------------------------------- the model
+
+export class HookedGPT2 extends HookedModel {
+  #cfg;
+  constructor(backend) {
+    const { root, layers } = buildTree(backend);
+    backend.layers = layers;
+    super(null, HookedModel._internal(backend, root));
+    this.#cfg = Object.freeze({ ...backend.cfg });
+  }
+
+  /** The HF config (with GPT2Config's defaults filled in). */
+  get config() {
+    return this.#cfg;
+  }
+
+  /** GPT-2's byte-level BPE tokenizer from the model's files, or null. */
+  get tokenizer() {
+    return this._backend.tokenizer;
+  }
+
+  /** TransformerLens hook names accepted as aliases, and what they stand for. */
+  get aliases() {
+    return new Map(this._backend.aliases);
+  }
+
+  /** safetensors bytes as HF writes them (lm_head.weight, tied to wte, left out). */
+  saveStateDict() {
+    return writeSafetensors(this.model.namedParameters().filter(([n]) => n !== 'lm_head.weight'));
+  }
+
+  /** Loads HF GPT-2 weights (names with or without 'transformer.'), see fromPretrained. */
+  async loadStateDict(src, { strict = true } = {}) {
+    const { readBytes, describeSource } = await import('./io.js');
+    const bytes = await readBytes(src);
+    return loadWeights(this._backend, [{ name: describeSource(src), bytes }], { strict });
+  }
+
+  dispose() {
+    this._backendOrNull?.tokenizer?.dispose();
+    super.dispose();
+  }
+
+  get _backendOrNull() {
+    return this.disposed ? null : this._backend;
+  }
+}
+
+/**
+ * Copies weights from safetensors files into the C model. Every parameter must
+ * be present once with the right shape (else an error naming them, and
+ * nothing changed), unless strict is false.
+ */
+function loadWeights(backend, files, { strict = true } = {}) {
+  const dest = new Map();
+  for (const [name, i] of backend.paramIndex) {
+    const { shape, data } = readTensorDesc(C.usw_gpt2_param(backend._ptr(), i));
+    dest.set(name, { shape, ptr: data });
+  }
+  const parsed = [];
+  try {
+    const found = new Map();
+    const unexpected = [];
+    const badDtype = [];
+    for (const f of files) {
+      const st = new SafetensorsFile(f.bytes, f.name);
+      parsed.push(st);
+      for (const e of st.entries) {
+        const canonical = canonicalName(e.name);
+        if (canonical === null) continue;
+        if (!dest.has(canonical)) {
+          unexpected.push(e.name);
+          continue;
+        }
+        if (found.has(canonical)) throw new UnsealError('ERR_FORMAT', `${f.name}: the tensor '${e.name}' appears twice (also in ${found.get(canonical).file.fileName})`);
+        if (!['F32', 'F16', 'BF16'].includes(e.dtype)) badDtype.push(`'${e.name}' (${e.dtype})`);
+        found.set(canonical, { file: st, entry: e });
+      }
+    }
+    if (badDtype.length) throw new UnsealError('ERR_DTYPE', `weights must be F32, F16 or BF16; got ${badDtype.join(', ')}`);
+    const missing = [...dest.keys()].filter((k) => !found.has(k));
+    const mismatched = [];
+    for (const [k, { entry }] of found) {
+      const want = dest.get(k).shape;
+      if (entry.shape.join() !== want.join()) mismatched.push({ name: entry.name, expected: want, got: entry.shape });
+    }
+    if (strict && (missing.length || unexpected.length || mismatched.length)) {
+      const parts = [];
+      if (missing.length) parts.push(`missing tensor(s): ${missing.slice(0, 8).map((k) => `'${k}'`).join(', ')}${missing.length > 8 ? `, and ${missing.length - 8} more` : ''}`);
+      if (unexpected.length) parts.push(`unexpected tensor(s): ${unexpected.slice(0, 8).map((k) => `'${k}'`).join(', ')}${unexpected.length > 8 ? `, and ${unexpected.length - 8} more` : ''}`);
+      for (const m of mismatched.slice(0, 8)) parts.push(`'${m.name}' has shape [${m.got.join(', ')}] but the config implies [${m.expected.join(', ')}]`);
+      const e = new UnsealError('ERR_STATE_DICT', `${files.map((f) => f.name).join(', ')}: the weights do not match config.json (${backend.cfg.n_layer} layers, n_embd ${backend.cfg.n_embd}, vocab ${backend.cfg.vocab_size}, n_positions ${backend.cfg.n_positions}): ${parts.join('; ')}. Check that config.json belongs to these weights.`);
+      Object.assign(e, { missingKeys: missing, unexpectedKeys: unexpected, mismatchedKeys: mismatched });
+      throw e;
+    }
+    const bad = new Set(mismatched.map((m) => canonicalName(m.name)));
+    for (const [k, { file, entry }] of found) if (!bad.has(k)) file.readF32Into(entry.index, dest.get(k).ptr);
+    C.usw_gpt2_params_changed(backend._ptr());
+    return { missingKeys: missing, unexpectedKeys: unexpected, mismatchedKeys: mismatched };
+  } finally {
+    for (const st of parsed) st.free();
+  }
+}
+
+/**
+ * Loads a GPT-2-family model from HuggingFace files.
+ * @param src a directory path (Node), a base URL, or a map of file name → bytes/Blob/File
+ * @param {{ onProgress?: (p: {loaded: number, total: number, file: string}) => void, signal?: AbortSignal }} [options]
+ */
+export async function fromPretrained(src, { dtype = 'float32', onProgress, signal } = {}) {
+  if (!['float32', 'f32'].includes(dtype)) {
+    throw new UnsealError('ERR_INVALID_ARG', `fromPretrained: dtype '${dtype}' is not available in this version; weights stored as F16/BF16 are widened to float32 on load`);
+  }
+  const folder = new ModelFolder(src, { signal, onProgress });
+  const rawConfig = await folder.readJSON('config.json');
+  if (rawConfig === null) throw new UnsealError('ERR_NOT_FOUND', `${folder.describe('config.json')}: not found; a model folder needs config.json (HF GPT2Config) and model.safetensors`);
+  const cfg = parseConfig(rawConfig, folder.describe('config.json'));
+
+  // Which weight files: one model.safetensors, or the shards an index names.
+  let weightFiles;
+  const index = await folder.readJSON('model.safetensors.index.json');
+  if (index !== null) {
+    const where = folder.describe('model.safetensors.index.json');
+    if (!index || typeof index.weight_map !== 'object' || index.weight_map === null || Array.isArray(index.weight_map)) {
+      throw new UnsealError('ERR_FORMAT', `${where}: expected an object with a "weight_map" of tensor name → file name`);
+    }
+    weightFiles = [...new Set(Object.values(index.weight_map))].map((f) => checkRelativeName(f, where));
+  } else {
+    weightFiles = ['model.safetensors'];
+  }
+  await folder.announce(weightFiles);
+  const files = [];
+  for (const name of weightFiles) {
+    const bytes = await folder.read(name);
+    if (bytes === null) {
+      if (index === null) {
+        const bin = await folder.read('pytorch_model.bin').catch(() => null);
+        if (bin !== null) throw new UnsealError('ERR_NOT_FOUND', `${folder.describe('model.safetensors')}: not found, only pytorch_model.bin, which unseal-wasm cannot read (it is a pickle). Convert it in Python: model.save_pretrained(dir, safe_serialization=True), or safetensors.torch.save_file(torch.load('pytorch_model.bin'), 'model.safetensors')`);
+      }
+      throw new UnsealError('ERR_NOT_FOUND', `${folder.describe(name)}: not found${index ? ' (named by model.safetensors.index.json)' : ''}`);
+    }
+    files.push({ name: folder.describe(name), bytes });
+  }
+
+  const backend = new Gpt2Backend(cfg);
+  try {
+    loadWeights(backend, files);
+    backend.tokenizer = await Tokenizer.fromFolder(folder);
+  } catch (e) {
+    backend.tokenizer?.dispose();
+    backend.free();
+    throw e;
+  }
+  return new HookedGPT2(backend);
+}
+
+HookedModel.fromPretrained = fromPretrained;
