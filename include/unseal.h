@@ -286,6 +286,44 @@ void us_gpt2_cache_reset(us_gpt2_cache *c);
 us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache, us_tensor *logits,
                           us_hook_fn hook, void *user, us_error *err);
 
+/* The unembedding for any residual-stream vectors (logit lens, logit hooks):
+ * out [N, V] = (apply_ln_f ? ln_f(x) : x) · wteᵀ for x [N, C] (borrowed).
+ * Uses no arena memory, so a hook may call it during a forward. */
+us_status us_gpt2_unembed(us_gpt2 *m, const float *x, int32_t n, float *out, int apply_ln_f, us_error *err);
+
+/* ---------------------------------------------------------------- index strings */
+
+/* NumPy-style index strings, as Unseal's hooks take them: comma-separated
+ * items, each an integer ("3", "-1"), a slice ("1:5", "::2", "-3:"), a list
+ * ("[1,4]"), ":" or one "..." — parsed by a small scanner, never evaluated. */
+typedef enum us_index_kind {
+    US_INDEX_INT = 0,
+    US_INDEX_SLICE = 1,
+    US_INDEX_LIST = 2,
+    US_INDEX_ELLIPSIS = 3
+} us_index_kind;
+
+typedef struct us_index_item {
+    us_index_kind kind;
+    int32_t has_start, has_stop; /* SLICE: 0 means the bound was left out */
+    int64_t start, stop, step;   /* INT: start is the index; SLICE: step != 0 (default 1) */
+    int32_t list_off, list_len;  /* LIST: entries list[list_off .. list_off + list_len) */
+} us_index_item;
+
+#define US_INDEX_MAX_ITEMS 16
+
+typedef struct us_index {
+    int32_t n_items;
+    us_index_item items[US_INDEX_MAX_ITEMS];
+    int32_t n_list;
+    int64_t *list; /* owned: the entries of every LIST item */
+} us_index;
+
+/* Parses `len` bytes of `s` (borrowed). On failure err says what was expected
+ * and the 0-based position of the offending character, and *out is empty. */
+us_status us_index_parse(const char *s, size_t len, us_index *out, us_error *err);
+void us_index_free(us_index *idx);
+
 /* ---------------------------------------------------------------- safetensors */
 
 /* One tensor entry of a safetensors header. */

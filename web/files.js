@@ -75,6 +75,10 @@ export class ModelFolder {
       this.kind = 'files';
       this.files = src instanceof Map ? src : new Map(Object.entries(src));
       this.label = 'the given files';
+    } else if (isNode && ((src instanceof URL && src.protocol === 'file:') || (typeof src === 'string' && src.startsWith('file:')))) {
+      this.kind = 'dir';
+      this.dir = decodeURIComponent(new URL(src).pathname);
+      this.label = this.dir;
     } else if (src instanceof URL || (typeof src === 'string' && /^(https?|blob|data):/i.test(src)) || (typeof src === 'string' && !isNode)) {
       this.kind = 'url';
       let base = src instanceof URL ? src.href : new URL(src, globalThis.location?.href).href;
@@ -83,7 +87,7 @@ export class ModelFolder {
       this.label = base;
     } else if (typeof src === 'string') {
       this.kind = 'dir';
-      this.dir = src.startsWith('file:') ? decodeURIComponent(new URL(src).pathname) : src;
+      this.dir = src;
       this.label = this.dir;
     } else {
       throw new UnsealError('ERR_INVALID_ARG', `fromPretrained: expected a directory path, a base URL, or a map of file name to bytes/Blob/File; got ${src?.constructor?.name ?? typeof src}`);

@@ -8,10 +8,10 @@
 // as aliases. Printing the model gives HF's repr.
 
 import { UnsealError } from './errors.js';
-import { C, DTYPE_I32, ErrorSlot, heap, readCString, readTensorDesc } from './wasm.js';
+import { C, ErrorSlot, heap, malloc, readCString, readTensorDesc } from './wasm.js';
 import { Tensor, toTensor } from './tensor.js';
 import { moduleListRepr, moduleRepr, namedParameters, pyFloat } from './nn.js';
-import { HookedModel, closestNames, unknownLayer } from './hooked_model.js';
+import { HookedModel, unknownLayer } from './hooked_model.js';
 import { SafetensorsFile, writeSafetensors } from './io.js';
 import { ModelFolder, checkRelativeName } from './files.js';
 import { Tokenizer } from './tokenizer.js';
@@ -199,11 +199,11 @@ class Gpt2Backend {
     for (let i = 0; i < n; i++) this.paramIndex.set(readCString(heap().i32[(C.usw_gpt2_param(this.ptr, i) + 76) >> 2]), i);
     this.aliases = transformerLensAliases(cfg.n_layer);
     this.points = new Map();
-    this.fires = [];
+    this.fires_ = [];
     const np = C.usw_gpt2_num_points(this.ptr);
     for (let p = 0; p < np; p++) {
       this.points.set(readCString(C.usw_gpt2_point_name(this.ptr, p)), p);
-      this.fires.push(C.usw_gpt2_point_fires(this.ptr, p) === 1);
+      this.fires_.push(C.usw_gpt2_point_fires(this.ptr, p) === 1);
     }
     this.tokenizer = null;
   }
@@ -213,11 +213,22 @@ class Gpt2Backend {
     return this.ptr;
   }
 
+  /** Our name for a TransformerLens alias (or the name itself). */
+  canonical(name) {
+    return this.aliases.get(name) ?? name;
+  }
+
+  /** Whether hooks on this name can ever run ('transformer->h' is a ModuleList: never). */
+  fires(name) {
+    const p = this.points.get(name);
+    return p !== undefined && this.fires_[p];
+  }
+
   resolve(name, hookKey) {
     const canonical = this.aliases.get(name) ?? name;
     const p = this.points.get(canonical);
     if (p === undefined) throw unknownLayer(name, hookKey, [...this.points.keys(), ...this.aliases.keys()]);
-    if (!this.fires[p]) throw new UnsealError('ERR_INVALID_ARG', `hook '${hookKey}': '${name}' is a ModuleList, which never runs as a module (as in PyTorch); hook 'transformer->h->0' (a block) instead`);
+    if (!this.fires_[p]) throw new UnsealError('ERR_INVALID_ARG', `hook '${hookKey}': '${name}' is a ModuleList, which never runs as a module (as in PyTorch); hook 'transformer->h->0' (a block) instead`);
     return p;
   }
 
@@ -340,14 +351,133 @@ export class HookedGPT2 extends HookedModel {
     return loadWeights(this._backend, [{ name: describeSource(src), bytes }], { strict });
   }
 
-  dispose() {
-    this._backendOrNull?.tokenizer?.dispose();
-    super.dispose();
+  /**
+   * @internal Rows [n, C] through the unembedding (after ln_f when applyLnF)
+   * → Float32Array [n, V]. Callable from inside a hook.
+   */
+  _unembed(rows, n, applyLnF) {
+    const ptr = this._backend._ptr();
+    const V = this.config.vocab_size;
+    const inP = malloc(rows.byteLength || 4, 'unembedding input');
+    const outP = malloc(4 * n * V || 4, 'logits');
+    const err = new ErrorSlot();
+    try {
+      heap().f32.set(rows, inP >> 2);
+      err.check(C.usw_gpt2_unembed(ptr, inP, n, outP, applyLnF ? 1 : 0, err.ptr), 'unembed: ');
+      return heap().f32.slice(outP >> 2, (outP >> 2) + n * V);
+    } finally {
+      C.usw_free(inP);
+      C.usw_free(outP);
+      err.free();
+    }
   }
 
-  get _backendOrNull() {
-    return this.disposed ? null : this._backend;
+  /**
+   * Generates up to maxNewTokens tokens after `input` with a KV cache. Hooks
+   * fire at every step (on the new positions only after the first); their
+   * fourth argument is { step, key, layerName }, and saveCtx is reset once,
+   * at the start. temperature 0 is greedy (ties to the lowest id).
+   * @returns {{ ids: number[][], newIds: number[][], texts?: string[] }}
+   */
+  generate(input, { maxNewTokens = 20, temperature = 1, topK, topP, seed, hooks = [], onToken, eosTokenId } = {}) {
+    const backend = this._backend;
+    const cfg = this.config;
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new UnsealError('ERR_INVALID_ARG', `generate: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
+    if (typeof temperature !== 'number' || !(temperature >= 0)) throw new UnsealError('ERR_INVALID_ARG', `generate: temperature must be a number >= 0, got ${temperature}`);
+    if (topK !== undefined && (!Number.isInteger(topK) || topK < 1)) throw new UnsealError('ERR_INVALID_ARG', `generate: topK must be a positive integer, got ${topK}`);
+    if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new UnsealError('ERR_INVALID_ARG', `generate: topP must be in (0, 1], got ${topP}`);
+    if (seed !== undefined && !Number.isInteger(seed)) throw new UnsealError('ERR_INVALID_ARG', `generate: seed must be an integer, got ${seed}`);
+    const ids = backend.toInput(input);
+    const [B, T] = ids.shape;
+    if (T + maxNewTokens > cfg.n_positions) {
+      throw new UnsealError('ERR_RANGE', `generate: the prompt (${T} tokens) plus maxNewTokens (${maxNewTokens}) exceeds n_positions = ${cfg.n_positions}`);
+    }
+    const rows = Array.from({ length: B }, (_, b) => Array.from(ids.data.subarray(b * T, (b + 1) * T)));
+    const newIds = rows.map(() => []);
+    const rand = sampler(seed);
+    const err = new ErrorSlot();
+    const cache = C.usw_gpt2_cache_new(backend._ptr(), B, T + maxNewTokens, err.ptr);
+    try {
+      if (!cache) err.check(heap().i32[err.ptr >> 2] || 2, 'generate: ');
+      let cur = ids;
+      const done = new Array(B).fill(false);
+      for (let step = 0; step < maxNewTokens; step++) {
+        const logits = this._run(cur, { hooks, extra: cache, info: { step }, resetCtx: step === 0 });
+        const [, Tc, V] = logits.shape;
+        const next = new Int32Array(B);
+        for (let b = 0; b < B; b++) {
+          const row = logits.data.subarray((b * Tc + Tc - 1) * V, (b * Tc + Tc) * V);
+          next[b] = done[b] && eosTokenId !== undefined ? eosTokenId : pickToken(row, { temperature, topK, topP, rand });
+          if (!done[b]) {
+            rows[b].push(next[b]);
+            newIds[b].push(next[b]);
+          }
+          if (eosTokenId !== undefined && next[b] === eosTokenId) done[b] = true;
+        }
+        if (onToken) {
+          const r = onToken({ step, tokens: Array.from(next), text: backend.tokenizer ? Array.from(next, (t) => backend.tokenizer.decode([t])) : undefined });
+          if (r === false) break;
+        }
+        if (done.every(Boolean)) break;
+        cur = new Tensor(next, [B, 1]);
+      }
+    } finally {
+      if (cache) C.usw_gpt2_cache_free(cache);
+      err.free();
+    }
+    const out = { ids: rows, newIds };
+    if (backend.tokenizer) out.texts = rows.map((r) => backend.tokenizer.decode(r));
+    return out;
   }
+
+  dispose() {
+    if (!this.disposed) this._backend.tokenizer?.dispose();
+    super.dispose();
+  }
+}
+
+/** A seeded uniform [0, 1) generator (mulberry32), or Math.random without a seed. */
+function sampler(seed) {
+  if (seed === undefined) return Math.random;
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The next token from one row of logits: greedy at temperature 0, else sampled with top-k / top-p. */
+export function pickToken(logits, { temperature = 1, topK, topP, rand = Math.random } = {}) {
+  const V = logits.length;
+  if (temperature === 0 || topK === 1) {
+    let best = 0;
+    for (let v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
+    return best;
+  }
+  let order = Array.from({ length: V }, (_, v) => v).sort((a, b) => logits[b] - logits[a] || a - b);
+  if (topK !== undefined) order = order.slice(0, topK);
+  const mx = logits[order[0]];
+  let probs = order.map((v) => Math.exp((logits[v] - mx) / temperature));
+  let sum = probs.reduce((a, b) => a + b, 0);
+  probs = probs.map((p) => p / sum);
+  if (topP !== undefined) {
+    let acc = 0;
+    let keep = 0;
+    while (keep < probs.length && acc < topP) acc += probs[keep++];
+    order = order.slice(0, keep);
+    probs = probs.slice(0, keep);
+    sum = probs.reduce((a, b) => a + b, 0);
+    probs = probs.map((p) => p / sum);
+  }
+  let u = rand();
+  for (let i = 0; i < probs.length; i++) {
+    u -= probs[i];
+    if (u < 0) return order[i];
+  }
+  return order[order.length - 1];
 }
 
 /**
@@ -384,9 +514,9 @@ function loadWeights(backend, files, { strict = true } = {}) {
     if (badDtype.length) throw new UnsealError('ERR_DTYPE', `weights must be F32, F16 or BF16; got ${badDtype.join(', ')}`);
     const missing = [...dest.keys()].filter((k) => !found.has(k));
     const mismatched = [];
-    for (const [k, { entry }] of found) {
-      const want = dest.get(k).shape;
-      if (entry.shape.join() !== want.join()) mismatched.push({ name: entry.name, expected: want, got: entry.shape });
+    for (const [k, { shape: want }] of dest) { // in the model's parameter order: embeddings first
+      const entry = found.get(k)?.entry;
+      if (entry && entry.shape.join() !== want.join()) mismatched.push({ name: entry.name, expected: want, got: entry.shape });
     }
     if (strict && (missing.length || unexpected.length || mismatched.length)) {
       const parts = [];

@@ -161,6 +161,24 @@ export function unknownLayer(name, hookKey, names) {
 
 const INTERNAL = Symbol('internal');
 
+/** A predicate over layer names from runWithCache's `names`. */
+function nameMatcher(names, canonical) {
+  if (names === undefined || names === null) return () => true;
+  if (typeof names === 'function') return names;
+  if (names instanceof RegExp) return (n) => names.test(n);
+  const list = Array.isArray(names) ? names : [names];
+  const tests = list.map((p) => {
+    if (typeof p !== 'string') throw new UnsealError('ERR_INVALID_ARG', `runWithCache: names must be strings, globs, a RegExp or a function; got ${typeof p}`);
+    if (!p.includes('*') && !p.includes('?')) {
+      const c = canonical(p);
+      return (n) => n === c;
+    }
+    const re = new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    return (n) => re.test(n);
+  });
+  return (n) => tests.some((t) => t(n));
+}
+
 export class HookedModel {
   #backend;
   #err;
@@ -220,7 +238,7 @@ export class HookedModel {
    * @internal The forward behind forward(), generate() and runWithCache():
    * `extra` is passed to the backend's run (GPT-2's KV cache).
    */
-  _run(input, { hooks = [], shape, extra } = {}) {
+  _run(input, { hooks = [], shape, extra, info = {}, resetCtx = true } = {}) {
     this.#check();
     if (this.#running) throw new UnsealError('ERR_REENTRANT', 'forward was called from inside a hook; a hook may not run the model it is hooked into');
     if (!Array.isArray(hooks)) throw new UnsealError('ERR_INVALID_ARG', `forward: hooks must be an array of Hook, got ${typeof hooks}`);
@@ -239,7 +257,8 @@ export class HookedModel {
     });
     const t = this.#backend.toInput(input, shape);
 
-    for (const k of keys) this.saveCtx[k] = {};
+    if (resetCtx) for (const k of keys) this.saveCtx[k] = {};
+    else for (const k of keys) this.saveCtx[k] ??= {};
     const handle = hooks.length ? nextHandle++ : 0;
     const run = {
       byPoint,
@@ -249,7 +268,7 @@ export class HookedModel {
         const outT = viewOf(outPtr);
         try {
           for (const h of pointHooks) {
-            const r = h.func(this.saveCtx[h.key], inT, outT);
+            const r = h.func(this.saveCtx[h.key], inT, outT, { ...info, key: h.key, layerName: h.layerName });
             if (r !== undefined) this.#replace(h, r, outT);
           }
           return 0;
@@ -306,6 +325,32 @@ export class HookedModel {
     }
     if (outT.data instanceof Int32Array) throw new UnsealError('ERR_HOOK_RETURN', `hook '${hook.key}': the output of '${hook.layerName}' holds token ids and cannot be replaced`);
     if (data !== outT.data) outT.data.set(data);
+  }
+
+  /**
+   * Runs a forward and returns every activation whose layer name matches
+   * `names` (all by default): a name, an alias, a glob ('transformer->h->*->attn->pattern';
+   * '*' matches anything), an array of those, a RegExp or a function of the name.
+   * User `hooks` run first, so the cache sees their edits.
+   * @returns {{ output: Tensor, cache: Map<string, Tensor>, bytes: number }}
+   */
+  runWithCache(input, { names, hooks = [], shape } = {}) {
+    this.#check();
+    const match = nameMatcher(names, (n) => this.#backend.canonical?.(n) ?? n);
+    const selected = [...this.layers.keys()].filter((n) => (this.#backend.fires?.(n) ?? true) && match(n));
+    if (names !== undefined && !selected.length) {
+      throw new UnsealError('ERR_UNKNOWN_LAYER', `runWithCache: no layer matches ${String(names)}; model.layers.keys() lists them all`);
+    }
+    const cache = new Map();
+    const cacheHooks = selected.map((n) => new Hook(n, (ctx, i, o) => { cache.set(n, o.clone()); }, `__cache__${n}`));
+    try {
+      const output = this._run(input, { hooks: [...hooks, ...cacheHooks], shape });
+      let bytes = 0;
+      for (const t of cache.values()) bytes += t.data.byteLength;
+      return { output, cache, bytes };
+    } finally {
+      for (const h of cacheHooks) delete this.saveCtx[h.key];
+    }
   }
 
   /** Deletes saveCtx[key], or every key when called without one. */

@@ -518,3 +518,23 @@ us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache
     if (cache) cache->len = S;
     return US_OK;
 }
+
+us_status us_gpt2_unembed(us_gpt2 *m, const float *x, int32_t n, float *out, int apply_ln_f, us_error *err) {
+    if (!m || (!x && n) || (!out && n) || n < 0) return us_fail(err, US_ERR_INVALID_ARG, "unembed: bad arguments");
+    if (n == 0) return US_OK;
+    us_status s = ensure_packs(m, err);
+    if (s != US_OK) return s;
+    const int32_t C = m->cfg.n_embd, L = m->cfg.n_layer;
+    const float *src = x;
+    float *tmp = NULL;
+    if (apply_ln_f) {
+        tmp = malloc(sizeof(float) * (size_t)n * C);
+        if (!tmp) return us_fail(err, US_ERR_OOM, "unembed: out of memory for %d rows", (int)n);
+        us_layernorm_f32(tmp, x, m->params[PARAM_LN_F_W(L)].data, m->params[PARAM_LN_F_B(L)].data, n, C,
+                         m->cfg.layer_norm_epsilon);
+        src = tmp;
+    }
+    us_gemm_f32(n, src, C, m->wte_pack, NULL, out, m->cfg.vocab_size);
+    free(tmp);
+    return US_OK;
+}

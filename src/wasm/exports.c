@@ -147,6 +147,11 @@ USW_EXPORT(usw_gpt2_forward) int32_t usw_gpt2_forward(us_gpt2 *m, const us_tenso
     return us_gpt2_forward(m, ids, cache, out, handle ? relay : NULL, (void *)(intptr_t)handle, e);
 }
 
+USW_EXPORT(usw_gpt2_unembed) int32_t usw_gpt2_unembed(us_gpt2 *m, const float *x, int32_t n, float *out, int32_t ln_f,
+                                                      us_error *e) {
+    return us_gpt2_unembed(m, x, n, out, ln_f, e);
+}
+
 /* ------------------------------------------------------------ tokenizer */
 USW_EXPORT(usw_bpe_from_vocab_merges) us_bpe *usw_bpe_from_vocab_merges(const char *v, size_t vl, const char *m,
                                                                         size_t ml, us_error *e) {
@@ -165,4 +170,40 @@ USW_EXPORT(usw_bpe_encode) int32_t usw_bpe_encode(us_bpe *t, const uint8_t *text
 USW_EXPORT(usw_bpe_decode) int32_t usw_bpe_decode(us_bpe *t, const int32_t *ids, size_t n, uint8_t **out,
                                                   size_t *len, us_error *e) {
     return us_bpe_decode(t, ids, n, out, len, e);
+}
+
+/* ------------------------------------------------------------ index strings */
+USW_EXPORT(usw_index_parse) us_index *usw_index_parse(const char *s, size_t len, us_error *e) {
+    us_index *idx = malloc(sizeof *idx);
+    if (!idx) {
+        us_fail(e, US_ERR_OOM, "index string: out of memory");
+        return NULL;
+    }
+    if (us_index_parse(s, len, idx, e) != US_OK) {
+        free(idx);
+        return NULL;
+    }
+    return idx;
+}
+USW_EXPORT(usw_index_free) void usw_index_free(us_index *idx) {
+    us_index_free(idx);
+    free(idx);
+}
+USW_EXPORT(usw_index_count) int32_t usw_index_count(const us_index *idx) { return idx->n_items; }
+/* Field f of item i: 0 kind, 1 has_start, 2 has_stop, 3 start, 4 stop, 5 step, 6 list_len. */
+USW_EXPORT(usw_index_field) double usw_index_field(const us_index *idx, int32_t i, int32_t f) {
+    const us_index_item *it = &idx->items[i];
+    switch (f) {
+    case 0: return it->kind;
+    case 1: return it->has_start;
+    case 2: return it->has_stop;
+    case 3: return (double)it->start;
+    case 4: return (double)it->stop;
+    case 5: return (double)it->step;
+    case 6: return it->list_len;
+    default: return 0;
+    }
+}
+USW_EXPORT(usw_index_list_at) double usw_index_list_at(const us_index *idx, int32_t i, int32_t j) {
+    return (double)idx->list[idx->items[i].list_off + j];
 }

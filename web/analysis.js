@@ -1,0 +1,192 @@
+// analysis.js — interpretability views computed from hooked forwards of a
+// GPT-2 model: the logit lens and Unseal's attention × logits attribution.
+//
+// Shapes: B batch, T positions, V vocabulary, C model width, H heads,
+// hs = C / H, L layers.
+
+import { UnsealError } from './errors.js';
+import { Tensor } from './tensor.js';
+import { Hook } from './hooked_model.js';
+
+function needGpt2(model, what) {
+  if (!model?.config?.n_layer) throw new UnsealError('ERR_INVALID_ARG', `${what}: model must be a GPT-2 HookedModel (from HookedModel.fromPretrained)`);
+}
+
+/** log_softmax of one row, in place into out (float64 accumulation). */
+function logSoftmaxRow(logits, off, V, out, outOff) {
+  let mx = -Infinity;
+  for (let v = 0; v < V; v++) mx = Math.max(mx, logits[off + v]);
+  let sum = 0;
+  for (let v = 0; v < V; v++) sum += Math.exp(logits[off + v] - mx);
+  const lse = mx + Math.log(sum);
+  for (let v = 0; v < V; v++) out[outOff + v] = logits[off + v] - lse;
+}
+
+/**
+ * The logit lens: the residual stream before each block (and after the last)
+ * read through ln_f and the unembedding.
+ * @returns {{ layers: string[], topIds: Tensor, topProbs: Tensor, rank: Tensor, kl: Tensor, logprobs?: Tensor }}
+ *   topIds/topProbs [L+1, B, T]: the most likely token and its probability;
+ *   rank [L+1, B, T-1]: how many tokens rank above the true next token (0 = top);
+ *   kl [L+1, B, T]: KL(final ‖ layer) in nats; logprobs [L+1, B, T, V] when
+ *   options.logprobs is true (large: (L+1)·B·T·V floats).
+ */
+export function logitLens(model, input, { logprobs: keepLogprobs = false } = {}) {
+  needGpt2(model, 'logitLens');
+  const { n_layer: L, vocab_size: V } = model.config;
+  const ids = model._backend.toInput(input);
+  const [B, T] = ids.shape;
+  const resid = [];
+  const save = (i) => (ctx, inp, out) => { resid[i] = out.data.slice(); };
+  const hooks = [new Hook('transformer->drop', save(0), '__lens_0')];
+  for (let l = 0; l < L; l++) hooks.push(new Hook(`transformer->h->${l}`, save(l + 1), `__lens_${l + 1}`));
+  model._run(ids, { hooks });
+  for (const h of hooks) model.clearCtx(h.key);
+
+  const N = B * T;
+  const lp = Array.from({ length: L + 1 }, (_, l) => {
+    const logits = model._unembed(resid[l], N, true);
+    const out = new Float64Array(N * V);
+    for (let r = 0; r < N; r++) logSoftmaxRow(logits, r * V, V, out, r * V);
+    return out;
+  });
+  const topIds = new Int32Array((L + 1) * N);
+  const topProbs = new Float32Array((L + 1) * N);
+  const rank = new Int32Array((L + 1) * B * (T - 1));
+  const kl = new Float32Array((L + 1) * N);
+  const final = lp[L];
+  for (let l = 0; l <= L; l++) {
+    const cur = lp[l];
+    for (let r = 0; r < N; r++) {
+      const off = r * V;
+      let best = 0;
+      let k = 0;
+      for (let v = 0; v < V; v++) {
+        if (cur[off + v] > cur[off + best]) best = v;
+        const pf = Math.exp(final[off + v]);
+        if (pf > 0) k += pf * (final[off + v] - cur[off + v]);
+      }
+      topIds[l * N + r] = best;
+      topProbs[l * N + r] = Math.exp(cur[off + best]);
+      kl[l * N + r] = k;
+      const b = Math.floor(r / T);
+      const t = r % T;
+      if (t < T - 1) {
+        const target = ids.data[b * T + t + 1];
+        let above = 0;
+        for (let v = 0; v < V; v++) if (cur[off + v] > cur[off + target]) above++;
+        rank[(l * B + b) * (T - 1) + t] = above;
+      }
+    }
+  }
+  const result = {
+    layers: ['transformer->drop', ...Array.from({ length: L }, (_, l) => `transformer->h->${l}`)],
+    topIds: new Tensor(topIds, [L + 1, B, T]),
+    topProbs: new Tensor(topProbs, [L + 1, B, T]),
+    rank: new Tensor(rank, [L + 1, B, T - 1]),
+    kl: new Tensor(kl, [L + 1, B, T]),
+  };
+  if (keepLogprobs) {
+    const all = new Float32Array((L + 1) * N * V);
+    lp.forEach((x, l) => all.set(x, l * N * V));
+    result.logprobs = new Tensor(all, [L + 1, B, T, V]);
+  }
+  return result;
+}
+
+/**
+ * Unseal's attention × logits view, with GPT-2's head-major c_proj split
+ * correctly: for every head h of `layer` and every (query q, key k), the direct
+ * contribution of key k's value, through the head's output projection, to the
+ * logit of the true next token t_q = ids[q + 1] (logits centred over the
+ * vocabulary, as Unseal does):
+ *   raw[h, q, k] = pattern[h, q, k] · (c[h, k] · (W_U[t_q] − mean_v W_U[v]))
+ * where c[h, k] = v[h, k] · W_O[h], and with applyLnF (default) c is passed
+ * through ln_f's linear part with the final residual's scale at q:
+ * (c − mean c) / σ_q ⊙ w_f. pos and neg are the positive and negative parts,
+ * each divided by its maximum, in [0, 1].
+ * @returns {{ raw: Tensor, pos: Tensor, neg: Tensor, targets: number[] }} [H, T-1, T] each
+ */
+export function attentionLogitAttribution(model, input, { layer, batchIndex = 0, applyLnF = true } = {}) {
+  needGpt2(model, 'attentionLogitAttribution');
+  const { n_layer: L, n_head: H, n_embd: Cd, vocab_size: V } = model.config;
+  if (!Number.isInteger(layer) || layer < 0 || layer >= L) throw new UnsealError('ERR_RANGE', `attentionLogitAttribution: layer ${layer} is out of range [0, ${L})`);
+  const hs = Cd / H;
+  const ids = model._backend.toInput(input);
+  const [B, T] = ids.shape;
+  if (!Number.isInteger(batchIndex) || batchIndex < 0 || batchIndex >= B) throw new UnsealError('ERR_RANGE', `attentionLogitAttribution: batchIndex ${batchIndex} is out of range [0, ${B})`);
+  if (T < 2) throw new UnsealError('ERR_SHAPE', 'attentionLogitAttribution: needs at least 2 tokens (the last one has no next token)');
+  const got = {};
+  const keep = (name) => (ctx, i, o) => { got[name] = o.clone(); };
+  const hooks = [
+    new Hook(`transformer->h->${layer}->attn->v`, keep('v'), '__attr_v'),
+    new Hook(`transformer->h->${layer}->attn->pattern`, keep('pattern'), '__attr_pattern'),
+    new Hook('transformer->ln_f', (ctx, i) => { got.resid = i.clone(); }, '__attr_resid'),
+  ];
+  model._run(ids, { hooks });
+  for (const h of hooks) model.clearCtx(h.key);
+
+  const wO = model.layers.get(`transformer->h->${layer}->attn->c_proj`).weight.data; // [C, C], rows head-major
+  const wU = model.layers.get('transformer->wte').weight.data; // [V, C]
+  const wF = model.layers.get('transformer->ln_f').weight.data;
+  const eps = model.config.layer_norm_epsilon;
+  const Tq = T - 1;
+  const targets = Array.from({ length: Tq }, (_, q) => ids.data[batchIndex * T + q + 1]);
+  // u_q = W_U[t_q] - mean_v W_U[v]
+  const meanU = new Float64Array(Cd);
+  for (let v = 0; v < V; v++) for (let c = 0; c < Cd; c++) meanU[c] += wU[v * Cd + c];
+  for (let c = 0; c < Cd; c++) meanU[c] /= V;
+  // σ_q of the final residual
+  const sigma = new Float64Array(Tq).fill(1);
+  if (applyLnF) {
+    for (let q = 0; q < Tq; q++) {
+      const r = got.resid.data.subarray((batchIndex * T + q) * Cd, (batchIndex * T + q + 1) * Cd);
+      let m = 0;
+      for (const x of r) m += x;
+      m /= Cd;
+      let s = 0;
+      for (const x of r) s += (x - m) * (x - m);
+      sigma[q] = Math.sqrt(s / Cd + eps);
+    }
+  }
+  const raw = new Float32Array(H * Tq * T);
+  const c = new Float64Array(Cd);
+  for (let h = 0; h < H; h++) {
+    for (let k = 0; k < T; k++) {
+      // c = v[b, h, k] · W_O[h]
+      c.fill(0);
+      const voff = ((batchIndex * H + h) * T + k) * hs;
+      for (let d = 0; d < hs; d++) {
+        const x = got.v.data[voff + d];
+        const row = (h * hs + d) * Cd;
+        for (let j = 0; j < Cd; j++) c[j] += x * wO[row + j];
+      }
+      let mean = 0;
+      if (applyLnF) {
+        for (let j = 0; j < Cd; j++) mean += c[j];
+        mean /= Cd;
+      }
+      for (let q = 0; q < Tq; q++) {
+        const p = got.pattern.data[((batchIndex * H + h) * T + q) * T + k];
+        if (p === 0) continue;
+        const t = targets[q];
+        let dot = 0;
+        for (let j = 0; j < Cd; j++) {
+          const cj = applyLnF ? ((c[j] - mean) / sigma[q]) * wF[j] : c[j];
+          dot += cj * (wU[t * Cd + j] - meanU[j]);
+        }
+        raw[(h * Tq + q) * T + k] = p * dot;
+      }
+    }
+  }
+  let maxPos = 0;
+  let maxNeg = 0;
+  for (const x of raw) {
+    if (x > maxPos) maxPos = x;
+    if (-x > maxNeg) maxNeg = -x;
+  }
+  const pos = raw.map((x) => Math.min(1, Math.max(0, x / Math.max(maxPos, 1e-30))));
+  const neg = raw.map((x) => Math.min(1, Math.max(0, -x / Math.max(maxNeg, 1e-30))));
+  const shape = [H, Tq, T];
+  return { raw: new Tensor(raw, shape), pos: new Tensor(pos, shape), neg: new Tensor(neg, shape), targets };
+}
