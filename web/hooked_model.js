@@ -331,7 +331,7 @@ export class HookedModel {
    * Runs a forward and returns every activation whose layer name matches
    * `names` (all by default): a name, an alias, a glob ('transformer->h->*->attn->pattern';
    * '*' matches anything), an array of those, a RegExp or a function of the name.
-   * User `hooks` run first, so the cache sees their edits.
+   * User `hooks` run first, so the cache sees their edits. The cache is in execution order.
    * @returns {{ output: Tensor, cache: Map<string, Tensor>, bytes: number }}
    */
   runWithCache(input, { names, hooks = [], shape } = {}) {
