@@ -81,7 +81,15 @@ export const nn: {
   manualSeed(seed: number): void;
 };
 
-export type HookFunction = (saveCtx: Record<string, any>, input: Tensor, output: Tensor) => Tensor | Float32Array | void;
+/** The fourth argument of a hook function. */
+export interface HookInfo {
+  key: string;
+  layerName: string;
+  /** The generation step (0 for the prompt); absent outside generate(). */
+  step?: number;
+}
+
+export type HookFunction = (saveCtx: Record<string, any>, input: Tensor, output: Tensor, info: HookInfo) => Tensor | Float32Array | void;
 
 export class Hook {
   constructor(layerName: string, func: HookFunction, key: string);
@@ -98,8 +106,29 @@ export interface LoadResult {
 
 export type BytesSource = ArrayBuffer | ArrayBufferView | Blob | URL | string;
 
+export interface ProgressEvent {
+  loaded: number;
+  total: number;
+  file: string;
+}
+
+export type ModelSource = string | URL | Map<string, ArrayBuffer | ArrayBufferView | Blob | string> | Record<string, ArrayBuffer | ArrayBufferView | Blob | string> | File[] | FileList;
+
+export interface RunWithCacheResult {
+  output: Tensor;
+  /** Activations in execution order, by layer name. */
+  cache: Map<string, Tensor>;
+  bytes: number;
+}
+
+export type NameFilter = string | string[] | RegExp | ((name: string) => boolean);
+
 export class HookedModel {
   constructor(module: Module);
+  /** A GPT-2-family model from HuggingFace files: a folder (Node), a base URL, or a map of file name to bytes/Blob/File. */
+  static fromPretrained(src: ModelSource, options?: { onProgress?: (p: ProgressEvent) => void; signal?: AbortSignal; dtype?: 'float32' }): Promise<HookedGPT2>;
+  /** Every activation (or those matching `names`: a name, alias, glob, list, RegExp or function). */
+  runWithCache(input: TensorLike | string | string[] | number[] | number[][], options?: { names?: NameFilter; hooks?: Hook[]; shape?: number[] }): RunWithCacheResult;
   /** The wrapped module. */
   readonly model: Module;
   /** Unseal's layer names ('2->0') to modules, in pre-order. */
@@ -119,6 +148,93 @@ export class HookedModel {
   dispose(): void;
   toString(): string;
 }
+
+export interface GPT2Config {
+  vocab_size: number;
+  n_positions: number;
+  n_embd: number;
+  n_layer: number;
+  n_head: number;
+  n_inner: number | null;
+  layer_norm_epsilon: number;
+  [key: string]: unknown;
+}
+
+/** A module of a pretrained model's tree (HF class name and repr). */
+export class PretrainedModule {
+  readonly className: string;
+  readonly children: PretrainedModule[];
+  readonly namedChildren: [string, PretrainedModule][];
+  readonly weight: Tensor | undefined;
+  readonly bias: Tensor | null;
+  namedParameters(prefix?: string): [string, Tensor][];
+  toString(): string;
+}
+
+/** A hook point that is an activation rather than a module output (q, k, v, scores, pattern, z, resid_mid). */
+export class ActivationPoint {
+  readonly name: string;
+  readonly layout: string;
+  readonly description: string;
+}
+
+export type GPT2Input = string | string[] | number[] | number[][] | Int32Array | Tensor;
+
+export class HookedGPT2 extends HookedModel {
+  readonly config: Readonly<GPT2Config>;
+  readonly tokenizer: Tokenizer | null;
+  /** TransformerLens names accepted as aliases → our names. */
+  readonly aliases: Map<string, string>;
+  readonly layers: Map<string, PretrainedModule | ActivationPoint>;
+  /** Logits [B, T, V]. */
+  forward(input: GPT2Input, options?: { hooks?: Hook[] }): Tensor;
+  generate(input: GPT2Input, options?: {
+    maxNewTokens?: number; temperature?: number; topK?: number; topP?: number; seed?: number;
+    hooks?: Hook[]; eosTokenId?: number;
+    onToken?: (e: { step: number; tokens: number[]; text?: string[] }) => boolean | void;
+  }): { ids: number[][]; newIds: number[][]; texts?: string[] };
+}
+
+/** GPT-2's byte-level BPE (equal to js-tiktoken's 'gpt2' encoding). */
+export class Tokenizer {
+  static fromFiles(files: { tokenizerJson?: string | Uint8Array; vocabJson?: string | Uint8Array; mergesTxt?: string | Uint8Array }, where?: string): Tokenizer;
+  readonly vocabSize: number;
+  encode(text: string): number[];
+  decode(ids: ArrayLike<number>): string;
+  decodeBytes(ids: ArrayLike<number>): Uint8Array;
+  idToToken(id: number): string;
+  dispose(): void;
+}
+
+export interface LogitLensResult {
+  layers: string[];
+  topIds: Tensor;
+  topProbs: Tensor;
+  rank: Tensor;
+  kl: Tensor;
+  logprobs?: Tensor;
+}
+export function logitLens(model: HookedGPT2, input: GPT2Input, options?: { logprobs?: boolean }): LogitLensResult;
+export function attentionLogitAttribution(model: HookedGPT2, input: GPT2Input, options: { layer: number; batchIndex?: number; applyLnF?: boolean }): { raw: Tensor; pos: Tensor; neg: Tensor; targets: number[] };
+
+/** TransformerLens hook names → ours for a model of n layers. */
+export function transformerLensAliases(nLayer: number): Map<string, string>;
+
+/** Index strings: parse, read (a copy) and write in place (with broadcasting). */
+export function parseIndex(index: string): ({ kind: 'int'; index: number } | { kind: 'slice'; start: number | null; stop: number | null; step: number } | { kind: 'list'; values: number[] } | { kind: 'ellipsis' })[];
+export function gather(tensor: Tensor, index: string): Tensor;
+export function scatter(tensor: Tensor, index: string, value: number | Tensor | Float32Array): void;
+
+/** Unseal's pre-implemented hooks. */
+export const hooks: {
+  saveOutput: HookFunction & ((options?: { copy?: boolean }) => HookFunction);
+  replaceActivation(indices: string, replacement: number | Tensor | Float32Array): HookFunction;
+  additiveOutputNoise(indices: string, options?: { mean?: number; std?: number; seed?: number }): HookFunction;
+  hiddenPatch(position: number, replacement: Tensor | Float32Array): HookFunction;
+  getAttention(options?: { heads?: number | number[] | string }): HookFunction;
+  createAttentionHook(layer: number, key?: string, options?: { heads?: number | number[] | string }): Hook;
+  createLogitHook(layer: number, model: HookedGPT2, options?: { target?: number | number[]; position?: number | number[]; splitHeads?: boolean; applyLnF?: boolean; key?: string }): Hook;
+};
 
 /** safetensors bytes for [name, Tensor] pairs. */
 export function writeSafetensors(named: Iterable<[string, Tensor]>, metadata?: Record<string, string> | null): Uint8Array;
