@@ -580,6 +580,9 @@ export async function fromPretrained(src, { dtype = 'float32', onProgress, signa
   try {
     loadWeights(backend, files);
     backend.tokenizer = await Tokenizer.fromFolder(folder);
+    if (backend.tokenizer && backend.tokenizer.vocabSize > cfg.vocab_size) {
+      throw new UnsealError('ERR_FORMAT', `${folder.label}: the tokenizer has ${backend.tokenizer.vocabSize} tokens but config.json's vocab_size is ${cfg.vocab_size}; the tokenizer files do not belong to this model`);
+    }
   } catch (e) {
     backend.tokenizer?.dispose();
     backend.free();

@@ -7,7 +7,8 @@ import { UnsealError } from './errors.js';
 import { C, ErrorSlot, heap, malloc } from './wasm.js';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// ignoreBOM: a leading U+FEFF is text here, not a byte-order mark to strip.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const registry = new FinalizationRegistry((ptr) => C.usw_bpe_free(ptr));
 
 /** Copies bytes into wasm memory; returns [ptr, length]. The caller frees ptr. */

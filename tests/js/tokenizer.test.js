@@ -137,3 +137,51 @@ test('src/tokenizer/unicode_tables.c matches this Node\'s regex engine', () => {
     `this Node has Unicode ${process.versions.unicode} and classifies differently: ` +
     'run node scripts/make_unicode_tables.mjs (and rebuild)');
 });
+
+// ---------------------------------------------------------------- through the JS API
+
+import { HookedModel, Tensor, Tokenizer, writeSafetensors } from '../../web/index.js';
+
+test('Tokenizer.fromFiles (both formats) equals js-tiktoken on the whole corpus, and decodes back', () => {
+  const fromVocab = Tokenizer.fromFiles({ vocabJson: readFileSync(files.vocab), mergesTxt: readFileSync(files.merges) });
+  const fromJson = Tokenizer.fromFiles({ tokenizerJson: readFileSync(files.tokenizer, 'utf8') });
+  for (const [tok, label] of [[fromVocab, 'vocab.json + merges.txt'], [fromJson, 'tokenizer.json']]) {
+    assert.equal(tok.vocabSize, 50257);
+    assertMatches(corpus.map((s) => ({ ids: tok.encode(s) })), `JS API, ${label}`);
+  }
+  const bad = corpus.filter((s) => s.isWellFormed() && fromVocab.decode(fromVocab.encode(s)) !== s);
+  assert.equal(bad.length, 0, `decode(encode(s)) !== s, e.g. ${JSON.stringify(bad[0])}`);
+  assert.equal(fromVocab.idToToken(50256), '<|endoftext|>');
+  assert.throws(() => fromVocab.decode([50257]), (e) => e.code === 'ERR_RANGE' && /50257/.test(e.message));
+  fromVocab.dispose();
+  fromJson.dispose();
+  assert.throws(() => fromVocab.encode('x'), (e) => e.code === 'ERR_DISPOSED');
+});
+
+test('a model folder with tokenizer files takes text; one without a matching vocabulary is refused', async () => {
+  // A GPT-2 with the real vocabulary size and tiny width, random weights.
+  const cfg = { model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], vocab_size: 50257, n_positions: 16, n_embd: 8, n_layer: 1, n_head: 2, layer_norm_epsilon: 1e-5 };
+  let seed = 1;
+  const rnd = (n) => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 0.1);
+  const shapes = {
+    'transformer.wte.weight': [50257, 8], 'transformer.wpe.weight': [16, 8],
+    'transformer.h.0.ln_1.weight': [8], 'transformer.h.0.ln_1.bias': [8], 'transformer.h.0.attn.c_attn.weight': [8, 24], 'transformer.h.0.attn.c_attn.bias': [24],
+    'transformer.h.0.attn.c_proj.weight': [8, 8], 'transformer.h.0.attn.c_proj.bias': [8], 'transformer.h.0.ln_2.weight': [8], 'transformer.h.0.ln_2.bias': [8],
+    'transformer.h.0.mlp.c_fc.weight': [8, 32], 'transformer.h.0.mlp.c_fc.bias': [32], 'transformer.h.0.mlp.c_proj.weight': [32, 8], 'transformer.h.0.mlp.c_proj.bias': [8],
+    'transformer.ln_f.weight': [8], 'transformer.ln_f.bias': [8],
+  };
+  const weights = writeSafetensors(Object.entries(shapes).map(([n, sh]) => [n, new Tensor(rnd(sh.reduce((a, b) => a * b, 1)), sh)]));
+  const model = await HookedModel.fromPretrained({ 'config.json': JSON.stringify(cfg), 'model.safetensors': weights, 'tokenizer.json': readFileSync(files.tokenizer) });
+  const text = "Hello world, it's me";
+  const ids = getEncoding('gpt2').encode(text, [], []);
+  assert.deepEqual(model.tokenizer.encode(text), ids);
+  assert.deepEqual(model.forward(text).data, model.forward(ids).data);
+  assert.throws(() => model.forward(['one two', 'one']), (e) => e.code === 'ERR_SHAPE' && /different lengths/.test(e.message));
+  const out = model.generate(text, { maxNewTokens: 3, temperature: 0 });
+  assert.equal(out.texts[0], model.tokenizer.decode(out.ids[0]));
+  model.dispose();
+  await assert.rejects(HookedModel.fromPretrained({ 'config.json': JSON.stringify({ ...cfg, vocab_size: 50000 }), 'model.safetensors': weights, 'vocab.json': readFileSync(files.vocab), 'merges.txt': readFileSync(files.merges) }),
+    (e) => e.code === 'ERR_STATE_DICT' || (e.code === 'ERR_FORMAT' && /50257 tokens but config\.json's vocab_size is 50000/.test(e.message)));
+  await assert.rejects(HookedModel.fromPretrained({ 'config.json': JSON.stringify(cfg), 'model.safetensors': weights, 'vocab.json': readFileSync(files.vocab) }),
+    (e) => e.code === 'ERR_NOT_FOUND' && /merges\.txt: not found/.test(e.message));
+});
