@@ -200,7 +200,16 @@ void us_module_params_changed(us_module *m);
  * once the output is computed, it calls US_HOOK_OBSERVE with the point's input
  * and output; the callback may read both and edit `out->data` in place (shape
  * fixed). A non-zero return from OBSERVE stops the forward with US_ERR_HOOK. */
-typedef enum us_hook_phase { US_HOOK_ASK = 0, US_HOOK_OBSERVE = 1 } us_hook_phase;
+typedef enum us_hook_phase {
+    US_HOOK_ASK = 0,
+    US_HOOK_OBSERVE = 1,
+    /* During a backward: is the gradient at this point watched? Then, with
+     * in = the gradient flowing to the point's input (NULL where the input is
+     * not differentiable, e.g. token ids) and out = the gradient of its
+     * output. Editing `in` changes what flows on upstream. */
+    US_HOOK_GRAD_ASK = 2,
+    US_HOOK_GRAD_OBSERVE = 3
+} us_hook_phase;
 typedef int (*us_hook_fn)(void *user, int32_t point, us_hook_phase phase,
                           const us_tensor *in, us_tensor *out);
 
@@ -285,6 +294,35 @@ void us_gpt2_cache_reset(us_gpt2_cache *c);
  * the model's arena, valid until the next forward. */
 us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache, us_tensor *logits,
                           us_hook_fn hook, void *user, us_error *err);
+
+/* Training and gradients. A us_gpt2_grad holds the gradient of every
+ * parameter (same order and shapes as us_gpt2_param) and the activations a
+ * training forward saves for the backward. */
+typedef struct us_gpt2_grad us_gpt2_grad;
+us_gpt2_grad *us_gpt2_grad_new(const us_gpt2 *m, us_error *err);
+void us_gpt2_grad_free(us_gpt2_grad *g);
+/* Sets every parameter gradient to zero (saved activations are kept). */
+void us_gpt2_grad_zero(us_gpt2_grad *g);
+/* The gradient of parameter i, laid out like us_gpt2_param(m, i)->data. */
+float *us_gpt2_grad_param(us_gpt2_grad *g, const us_gpt2 *m, int32_t i);
+/* All parameter gradients, contiguous in parameter order (n floats). */
+float *us_gpt2_grad_all(us_gpt2_grad *g, size_t *n);
+/* All parameters, contiguous in the same order (for the optimizer). */
+float *us_gpt2_params_all(us_gpt2 *m, size_t *n);
+
+/* A forward (no cache) that saves what us_gpt2_backward needs into g. */
+us_status us_gpt2_forward_train(us_gpt2 *m, const us_tensor *ids, us_gpt2_grad *g, us_tensor *logits,
+                                us_hook_fn hook, void *user, us_error *err);
+/* Cross-entropy of the saved logits against labels (I32 [B, T], HF's
+ * `labels`: position t is scored on labels[t + 1], -100 ignored), mean over
+ * the scored positions; writes dlogits [B, T, V] (caller-owned). */
+us_status us_gpt2_loss(us_gpt2_grad *g, const us_gpt2 *m, const int32_t *labels, float *loss, int32_t *n_scored,
+                       float *dlogits, us_error *err);
+/* Backpropagates dlogits [B, T, V] (borrowed) through the saved forward,
+ * accumulating into g's parameter gradients, and reports gradients to the
+ * hook (US_HOOK_GRAD_*) at every point it watches. */
+us_status us_gpt2_backward(us_gpt2 *m, us_gpt2_grad *g, const float *dlogits, us_hook_fn hook, void *user,
+                           us_error *err);
 
 /* The unembedding for any residual-stream vectors (logit lens, logit hooks):
  * out [N, V] = (apply_ln_f ? ln_f(x) : x) · wteᵀ for x [N, C] (borrowed).

@@ -190,3 +190,78 @@ export function attentionLogitAttribution(model, input, { layer, batchIndex = 0,
   const shape = [H, Tq, T];
   return { raw: new Tensor(raw, shape), pos: new Tensor(pos, shape), neg: new Tensor(neg, shape), targets };
 }
+
+/** Attention patterns of every layer for `ids`, as [L] Tensors [B, H, T, T]. */
+function patterns(model, ids) {
+  const L = model.config.n_layer;
+  const out = [];
+  const hooks = Array.from({ length: L }, (_, l) => new Hook(`transformer->h->${l}->attn->pattern`, (c, i, o) => { out[l] = o.clone(); }, `__pattern_${l}`));
+  model._run(ids, { hooks });
+  for (const h of hooks) model.clearCtx(h.key);
+  return out;
+}
+
+/**
+ * Previous-token scores: for every layer and head, the mean attention from
+ * position t to t − 1 (over t ≥ 1 and the batch). A previous-token head
+ * scores near 1.
+ * @returns {Tensor} [L, H]
+ */
+export function previousTokenScores(model, input) {
+  needGpt2(model, 'previousTokenScores');
+  const ids = model._backend.toInput(input);
+  const [B, T] = ids.shape;
+  if (T < 2) throw new UnsealError('ERR_SHAPE', 'previousTokenScores: needs at least 2 tokens');
+  const { n_layer: L, n_head: H } = model.config;
+  const pats = patterns(model, ids);
+  const out = new Float32Array(L * H);
+  for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) {
+    let s = 0;
+    for (let b = 0; b < B; b++) for (let t = 1; t < T; t++) s += pats[l].data[(((b * H + h) * T) + t) * T + t - 1];
+    out[l * H + h] = s / (B * (T - 1));
+  }
+  return new Tensor(out, [L, H]);
+}
+
+/**
+ * Induction scores on sequences made of a random first half repeated once
+ * (ids [B, 2n], each row r ++ r): for every layer and head, the mean attention
+ * from each token of the second copy (position t ≥ n) to the token after its
+ * earlier occurrence (t − n + 1). Also the mean next-token loss on each copy:
+ * a model with induction heads predicts the second copy far better.
+ * @returns {{ scores: Tensor, lossFirst: number, lossSecond: number }} scores [L, H]
+ */
+export function inductionScores(model, input) {
+  needGpt2(model, 'inductionScores');
+  const ids = model._backend.toInput(input);
+  const [B, T2] = ids.shape;
+  const n = T2 / 2;
+  if (!Number.isInteger(n) || n < 2) throw new UnsealError('ERR_SHAPE', `inductionScores: rows must be a sequence repeated twice (even length >= 4), got length ${T2}`);
+  for (let b = 0; b < B; b++) for (let t = 0; t < n; t++) {
+    if (ids.data[b * T2 + t] !== ids.data[b * T2 + n + t]) throw new UnsealError('ERR_INVALID_ARG', `inductionScores: row ${b} is not a sequence repeated twice (position ${t} differs from ${n + t})`);
+  }
+  const { n_layer: L, n_head: H, vocab_size: V } = model.config;
+  const pats = patterns(model, ids);
+  const scores = new Float32Array(L * H);
+  for (let l = 0; l < L; l++) for (let h = 0; h < H; h++) {
+    let s = 0;
+    for (let b = 0; b < B; b++) for (let t = n; t < T2; t++) s += pats[l].data[(((b * H + h) * T2) + t) * T2 + (t - n + 1)];
+    scores[l * H + h] = s / (B * n);
+  }
+  // Next-token loss per copy: positions 0..n-2 predict within the first copy,
+  // n..2n-2 within the second.
+  const logits = model._run(ids, {});
+  const row = new Float64Array(V);
+  const lossAt = (b, t) => {
+    const off = (b * T2 + t) * V;
+    logSoftmaxRow(logits.data, off, V, row, 0);
+    return -row[ids.data[b * T2 + t + 1]];
+  };
+  let first = 0;
+  let second = 0;
+  for (let b = 0; b < B; b++) for (let t = 0; t < n - 1; t++) {
+    first += lossAt(b, t);
+    second += lossAt(b, n + t);
+  }
+  return { scores: new Tensor(scores, [L, H]), lossFirst: first / (B * (n - 1)), lossSecond: second / (B * (n - 1)) };
+}

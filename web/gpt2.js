@@ -11,7 +11,7 @@ import { UnsealError } from './errors.js';
 import { C, ErrorSlot, heap, malloc, readCString, readTensorDesc } from './wasm.js';
 import { Tensor, toTensor } from './tensor.js';
 import { moduleListRepr, moduleRepr, namedParameters, pyFloat } from './nn.js';
-import { HookedModel, unknownLayer } from './hooked_model.js';
+import { Hook, HookedModel, unknownLayer } from './hooked_model.js';
 import { SafetensorsFile, writeSafetensors } from './io.js';
 import { ModelFolder, checkRelativeName } from './files.js';
 import { Tokenizer } from './tokenizer.js';
@@ -261,7 +261,29 @@ class Gpt2Backend {
     return C.usw_gpt2_forward(this._ptr(), inDesc, cache, outDesc, handle, errPtr);
   }
 
+  /** The gradient store (parameter gradients + saved activations), made on first use. */
+  gradStore() {
+    if (!this.grad) {
+      const err = new ErrorSlot();
+      try {
+        this.grad = C.usw_gpt2_grad_new(this._ptr(), err.ptr);
+        if (!this.grad) err.check(heap().i32[err.ptr >> 2] || 2, 'gradients: ');
+      } finally {
+        err.free();
+      }
+    }
+    return this.grad;
+  }
+
+  runTrain(inDesc, outDesc, handle, errPtr) {
+    const status = C.usw_gpt2_forward_train(this._ptr(), inDesc, this.gradStore(), outDesc, handle, errPtr);
+    this.trainShape = status === 0 ? readTensorDesc(inDesc).shape : null;
+    return status;
+  }
+
   free() {
+    if (this.grad) C.usw_gpt2_grad_free(this.grad);
+    this.grad = 0;
     C.usw_gpt2_free(this.ptr);
     this.ptr = 0;
   }
@@ -349,6 +371,144 @@ export class HookedGPT2 extends HookedModel {
     const { readBytes, describeSource } = await import('./io.js');
     const bytes = await readBytes(src);
     return loadWeights(this._backend, [{ name: describeSource(src), bytes }], { strict });
+  }
+
+  /**
+   * Runs the model; with `grad: true` it also keeps what backward() needs
+   * (as a training forward: no KV cache).
+   */
+  forward(input, { hooks = [], shape, grad = false } = {}) {
+    return this._run(input, { hooks, shape, train: grad });
+  }
+
+  /**
+   * Backpropagates from the last forward({ grad: true }), accumulating into
+   * the parameter gradients (as PyTorch does: zeroGrad() resets them).
+   * `seed` is the gradient of the logits (a Tensor or Float32Array shaped
+   * like them), or { loss: 'cross_entropy', targets } with targets as HF's
+   * `labels` (shaped like the input ids; position t is scored on targets[t + 1];
+   * -100 ignored; mean over the scored positions).
+   * Backward hooks: func(saveCtx, gradInput, gradOutput, info); returning a
+   * Tensor or Float32Array (or editing gradInput in place) changes the
+   * gradient flowing on upstream.
+   * @returns {{ loss?: number, scored?: number }}
+   */
+  backward(seed, { hooks = [] } = {}) {
+    const backend = this._backend;
+    if (!backend.trainShape) throw new UnsealError('ERR_INVALID_ARG', 'backward: run model.forward(input, { grad: true }) first');
+    const [B, T] = backend.trainShape;
+    const V = this.config.vocab_size;
+    const n = B * T * V;
+    const dlogits = malloc(4 * n, 'the logits gradient');
+    const err = new ErrorSlot();
+    const result = {};
+    try {
+      if (seed && typeof seed === 'object' && 'loss' in seed) {
+        if (seed.loss !== 'cross_entropy') throw new UnsealError('ERR_INVALID_ARG', `backward: unknown loss '${seed.loss}' (only 'cross_entropy')`);
+        Object.assign(result, this.#crossEntropy(seed.targets ?? seed.labels, dlogits, 'backward'));
+      } else {
+        const data = seed instanceof Tensor ? seed.data : seed;
+        if (!(data instanceof Float32Array) || data.length !== n || (seed instanceof Tensor && seed.shape.join() !== [B, T, V].join())) {
+          throw new UnsealError('ERR_SHAPE', `backward: the seed must be the logits' gradient, a Tensor [${B}, ${T}, ${V}] or a Float32Array of ${n}, or { loss: 'cross_entropy', targets }`);
+        }
+        heap().f32.set(data, dlogits >> 2);
+      }
+      this._withGradHooks(hooks, (handle, errPtr) => C.usw_gpt2_backward(backend._ptr(), backend.gradStore(), dlogits, handle, errPtr));
+      return result;
+    } finally {
+      C.usw_free(dlogits);
+      err.free();
+    }
+  }
+
+  /** The cross-entropy of the last training forward against HF-style labels; writes dlogits. */
+  #crossEntropy(targets, dlogits, where) {
+    const backend = this._backend;
+    const [B, T] = backend.trainShape;
+    const labels = backend.toInput(targets);
+    if (labels.shape[0] !== B || labels.shape[1] !== T) {
+      throw new UnsealError('ERR_SHAPE', `${where}: targets have shape [${labels.shape.join(', ')}] but the forward's input was [${B}, ${T}]`);
+    }
+    const lp = malloc(4 * B * T, 'labels');
+    const out2 = malloc(8, 'loss');
+    const err = new ErrorSlot();
+    try {
+      heap().i32.set(labels.data, lp >> 2);
+      err.check(C.usw_gpt2_loss(backend.gradStore(), backend._ptr(), lp, out2, dlogits, err.ptr), `${where}: `);
+      return { loss: heap().f32[out2 >> 2], scored: heap().i32[(out2 >> 2) + 1] };
+    } finally {
+      C.usw_free(lp);
+      C.usw_free(out2);
+      err.free();
+    }
+  }
+
+  /**
+   * The mean next-token cross-entropy of `input` against `targets` (HF
+   * labels semantics; default: the input itself). Changes no gradient.
+   * @returns {{ loss: number, scored: number, logits: Tensor }}
+   */
+  loss(input, { targets } = {}) {
+    const logits = this.forward(input, { grad: true });
+    const n = logits.data.length;
+    const dlogits = malloc(4 * n, 'the logits gradient');
+    try {
+      return { ...this.#crossEntropy(targets ?? input, dlogits, 'loss'), logits };
+    } finally {
+      C.usw_free(dlogits);
+    }
+  }
+
+  /** {name: Tensor} copies of every parameter's gradient, named as the checkpoint ('transformer.wte.weight' includes the tied lm_head's share). */
+  grads() {
+    const backend = this._backend;
+    const g = backend.gradStore();
+    const out = {};
+    for (const [name, i] of backend.paramIndex) {
+      const { shape } = readTensorDesc(C.usw_gpt2_param(backend._ptr(), i));
+      const p = C.usw_gpt2_grad_param(g, backend._ptr(), i) >> 2;
+      out[name] = new Tensor(heap().f32.slice(p, p + shape.reduce((a, b) => a * b, 1)), shape);
+    }
+    return out;
+  }
+
+  /** Sets every parameter gradient to zero. */
+  zeroGrad() {
+    C.usw_gpt2_grad_zero(this._backend.gradStore());
+  }
+
+  /**
+   * runWithCache, with `grads: true` also the gradient of every cached point
+   * (as name + '_grad'), from the cross-entropy against `targets` (default:
+   * the input ids themselves, i.e. next-token prediction) or a `seed`.
+   * Parameter gradients are left as they were.
+   */
+  runWithCache(input, { names, hooks = [], shape, grads = false, targets, seed } = {}) {
+    if (!grads) return super.runWithCache(input, { names, hooks, shape });
+    const { output, cache, bytes: fwdBytes } = super.runWithCache(input, { names, hooks, shape, train: true });
+    const gradHooks = [...cache.keys()].map((n) => new Hook(n, (ctx, gi, go) => { cache.set(`${n}_grad`, go.clone()); }, `__grad__${n}`));
+    const saved = this.#saveParamGrads();
+    try {
+      this.backward(seed ?? { loss: 'cross_entropy', targets: targets ?? input }, { hooks: gradHooks });
+    } finally {
+      this.#restoreParamGrads(saved);
+      for (const h of gradHooks) delete this.saveCtx[h.key];
+    }
+    let bytes = fwdBytes;
+    for (const [k, t] of cache) if (k.endsWith('_grad')) bytes += t.data.byteLength;
+    return { output, cache, bytes };
+  }
+
+  #saveParamGrads() {
+    const g = this._backend.gradStore();
+    const n = C.usw_gpt2_num_param_floats(this._backend._ptr());
+    const p = C.usw_gpt2_grad_param(g, this._backend._ptr(), 0) >> 2;
+    return heap().f32.slice(p, p + n);
+  }
+
+  #restoreParamGrads(saved) {
+    const g = this._backend.gradStore();
+    heap().f32.set(saved, C.usw_gpt2_grad_param(g, this._backend._ptr(), 0) >> 2);
   }
 
   /**

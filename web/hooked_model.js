@@ -74,11 +74,12 @@ function distinctModules(root) {
 const active = new Map();
 let nextHandle = 1;
 
+// Phases (enum us_hook_phase): 0 ask, 1 observe, 2 ask (backward), 3 observe (backward).
 setHookRelay((handle, point, phase, inPtr, outPtr) => {
   const run = active.get(handle);
   if (!run) return 0;
   const hooks = run.byPoint[point];
-  if (phase === 0) return hooks ? 1 : 0; // ASK
+  if (phase === 0 || phase === 2) return hooks ? 1 : 0;
   return run.observe(point, hooks, inPtr, outPtr);
 });
 
@@ -238,72 +239,108 @@ export class HookedModel {
    * @internal The forward behind forward(), generate() and runWithCache():
    * `extra` is passed to the backend's run (GPT-2's KV cache).
    */
-  _run(input, { hooks = [], shape, extra, info = {}, resetCtx = true } = {}) {
+  _run(input, { hooks = [], shape, extra, info = {}, resetCtx = true, train = false } = {}) {
     this.#check();
-    if (this.#running) throw new UnsealError('ERR_REENTRANT', 'forward was called from inside a hook; a hook may not run the model it is hooked into');
-    if (!Array.isArray(hooks)) throw new UnsealError('ERR_INVALID_ARG', `forward: hooks must be an array of Hook, got ${typeof hooks}`);
+    const session = this.#session(hooks, { resetCtx, info, grad: false });
+    const t = this.#backend.toInput(input, shape);
+    session.open();
+    const bytes = t.data.byteLength;
+    const inData = malloc(bytes, 'the input');
+    const inDesc = malloc(TENSOR_BYTES * 2, 'tensor descriptors');
+    const outDesc = inDesc + TENSOR_BYTES;
+    try {
+      heap().u8.set(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes), inData);
+      writeTensorDesc(inDesc, t.data instanceof Int32Array ? DTYPE_I32 : DTYPE_F32, t.shape, inData);
+      const status = train
+        ? this.#backend.runTrain(inDesc, outDesc, session.handle, this.#err.ptr)
+        : this.#backend.run(inDesc, outDesc, session.handle, this.#err.ptr, extra);
+      session.throwIfFailed(status, this.#err);
+      const out = readTensorDesc(outDesc);
+      const n = out.shape.reduce((a, b) => a * b, 1);
+      const data = heap().f32.slice(out.data >> 2, (out.data >> 2) + n);
+      return new Tensor(data, out.shape);
+    } finally {
+      session.close();
+      C.usw_free(inDesc);
+      C.usw_free(inData);
+    }
+  }
 
-    // Validate everything before touching any state.
+  /**
+   * @internal Runs `call(handle, errPtr)` (a C backward) with backward hooks:
+   * func(saveCtx, gradInput, gradOutput, info); returning a Tensor or
+   * Float32Array replaces gradInput, the gradient flowing on upstream.
+   */
+  _withGradHooks(hooks, call) {
+    this.#check();
+    const session = this.#session(hooks, { resetCtx: true, info: {}, grad: true });
+    session.open();
+    try {
+      session.throwIfFailed(call(session.handle, this.#err.ptr), this.#err);
+    } finally {
+      session.close();
+    }
+  }
+
+  /**
+   * Validates hooks (before touching any state) and prepares the relay
+   * session that runs them: open() attaches, close() detaches.
+   */
+  #session(hooks, { resetCtx, info, grad }) {
+    if (this.#running) throw new UnsealError('ERR_REENTRANT', `${grad ? 'backward' : 'forward'} was called from inside a hook; a hook may not run the model it is hooked into`);
+    if (!Array.isArray(hooks)) throw new UnsealError('ERR_INVALID_ARG', `hooks must be an array of Hook, got ${typeof hooks}`);
     const byPoint = [];
     const keys = new Set();
     hooks.forEach((h, i) => {
       if (!h || typeof h.func !== 'function' || typeof h.layerName !== 'string' || typeof h.key !== 'string') {
-        throw new UnsealError('ERR_INVALID_ARG', `forward: hooks[${i}] is not a Hook (expected new Hook(layerName, func, key))`);
+        throw new UnsealError('ERR_INVALID_ARG', `hooks[${i}] is not a Hook (expected new Hook(layerName, func, key))`);
       }
       const p = this.#backend.resolve(h.layerName, h.key);
-      if (keys.has(h.key)) throw new UnsealError('ERR_DUPLICATE_KEY', `two hooks in one forward use the key '${h.key}'; each hook needs its own key`);
+      if (keys.has(h.key)) throw new UnsealError('ERR_DUPLICATE_KEY', `two hooks in one call use the key '${h.key}'; each hook needs its own key`);
       keys.add(h.key);
       (byPoint[p] ??= []).push(h);
     });
-    const t = this.#backend.toInput(input, shape);
-
-    if (resetCtx) for (const k of keys) this.saveCtx[k] = {};
-    else for (const k of keys) this.saveCtx[k] ??= {};
     const handle = hooks.length ? nextHandle++ : 0;
     const run = {
       byPoint,
       error: null,
       observe: (point, pointHooks, inPtr, outPtr) => {
-        const inT = viewOf(inPtr);
+        const inT = inPtr ? viewOf(inPtr) : null;
         const outT = viewOf(outPtr);
         try {
           for (const h of pointHooks) {
-            const r = h.func(this.saveCtx[h.key], inT, outT, { ...info, key: h.key, layerName: h.layerName });
-            if (r !== undefined) this.#replace(h, r, outT);
+            const r = h.func(this.saveCtx[h.key], inT, outT, { ...info, key: h.key, layerName: h.layerName, grad });
+            if (r === undefined) continue;
+            if (grad && !inT) throw new UnsealError('ERR_HOOK_RETURN', `backward hook '${h.key}' on '${h.layerName}' returned a value, but this point's input (token ids) has no gradient to replace`);
+            this.#replace(h, r, grad ? inT : outT);
           }
           return 0;
         } catch (e) {
           run.error = e;
           return 1;
         } finally {
-          inT._expire();
+          inT?._expire();
           outT._expire();
         }
       },
     };
-
-    const bytes = t.data.byteLength;
-    const inData = malloc(bytes, 'the input');
-    const inDesc = malloc(TENSOR_BYTES * 2, 'tensor descriptors');
-    const outDesc = inDesc + TENSOR_BYTES;
-    this.#running = true;
-    if (handle) active.set(handle, run);
-    try {
-      heap().u8.set(new Uint8Array(t.data.buffer, t.data.byteOffset, bytes), inData);
-      writeTensorDesc(inDesc, t.data instanceof Int32Array ? DTYPE_I32 : DTYPE_F32, t.shape, inData);
-      const status = this.#backend.run(inDesc, outDesc, handle, this.#err.ptr, extra);
-      if (run.error) throw run.error;
-      if (status !== 0) throw fromStatus(status, this.#err.message());
-      const out = readTensorDesc(outDesc);
-      const n = out.shape.reduce((a, b) => a * b, 1);
-      const data = heap().f32.slice(out.data >> 2, (out.data >> 2) + n);
-      return new Tensor(data, out.shape);
-    } finally {
-      if (handle) active.delete(handle);
-      this.#running = false;
-      C.usw_free(inDesc);
-      C.usw_free(inData);
-    }
+    return {
+      handle,
+      open: () => {
+        if (resetCtx) for (const k of keys) this.saveCtx[k] = {};
+        else for (const k of keys) this.saveCtx[k] ??= {};
+        this.#running = true;
+        if (handle) active.set(handle, run);
+      },
+      close: () => {
+        if (handle) active.delete(handle);
+        this.#running = false;
+      },
+      throwIfFailed: (status, err) => {
+        if (run.error) throw run.error;
+        if (status !== 0) throw fromStatus(status, err.message());
+      },
+    };
   }
 
   /** Applies a hook's return value: a same-shaped Tensor or Float32Array replaces the output. */
@@ -334,7 +371,7 @@ export class HookedModel {
    * User `hooks` run first, so the cache sees their edits. The cache is in execution order.
    * @returns {{ output: Tensor, cache: Map<string, Tensor>, bytes: number }}
    */
-  runWithCache(input, { names, hooks = [], shape } = {}) {
+  runWithCache(input, { names, hooks = [], shape, train = false } = {}) {
     this.#check();
     const match = nameMatcher(names, (n) => this.#backend.canonical?.(n) ?? n);
     const selected = [...this.layers.keys()].filter((n) => (this.#backend.fires?.(n) ?? true) && match(n));
@@ -344,7 +381,7 @@ export class HookedModel {
     const cache = new Map();
     const cacheHooks = selected.map((n) => new Hook(n, (ctx, i, o) => { cache.set(n, o.clone()); }, `__cache__${n}`));
     try {
-      const output = this._run(input, { hooks: [...hooks, ...cacheHooks], shape });
+      const output = this._run(input, { hooks: [...hooks, ...cacheHooks], shape, train });
       let bytes = 0;
       for (const t of cache.values()) bytes += t.data.byteLength;
       return { output, cache, bytes };

@@ -19,6 +19,7 @@
 #include "core/arena.h"
 #include "kernels/gemm.h"
 #include "ops/ops.h"
+#include "ops/ops_backward.h"
 #include "unseal.h"
 
 /* ---------------------------------------------------------------- points */
@@ -69,6 +70,7 @@ struct us_gpt2 {
     int32_t n_params;
     us_tensor *params; /* [n_params], data into `storage`, names owned */
     float *storage;    /* one allocation for every parameter */
+    size_t n_storage;  /* floats in storage */
     int32_t n_points;
     char **point_names; /* [n_points], owned */
     layer_packs *packs; /* [L] */
@@ -81,6 +83,28 @@ struct us_gpt2_cache {
     int32_t batch, max_len, len;
     int32_t L, H, hs;
     float *k, *v; /* [L, B, H, max_len, hs] each */
+};
+
+/* Gradients of every parameter, and the activations a training forward saves
+ * for the backward (llm.c's layout: one block per kind, layer-major). */
+struct us_gpt2_grad {
+    float *dparams;   /* same layout as us_gpt2.storage */
+    size_t n_floats;  /* of dparams */
+    int32_t B, T;     /* of the saved activations; 0 until a training forward */
+    int valid;        /* the saved activations belong to a completed forward */
+    size_t acts_cap;  /* floats allocated in acts */
+    float *acts;      /* one allocation holding the arrays below */
+    float *x_in;      /* [L+1, B, T, C]: block inputs; [L] is ln_f's input */
+    float *ln1, *ln1_mean, *ln1_rstd;  /* [L, BT, C], [L, BT], [L, BT] */
+    float *q, *k, *v;                  /* [L, B, H, T, hs] */
+    float *pattern;                    /* [L, B, H, T, T] */
+    float *z;                          /* [L, B, T, H, hs] */
+    float *resid_mid;                  /* [L, BT, C] */
+    float *ln2, *ln2_mean, *ln2_rstd;  /* [L, BT, C], [L, BT], [L, BT] */
+    float *fc, *act;                   /* [L, BT, F] */
+    float *lnf, *lnf_mean, *lnf_rstd;  /* [BT, C], [BT], [BT] */
+    float *logits;                     /* [BT, V] */
+    int32_t *ids;                      /* [BT] */
 };
 
 const us_gpt2_config *us_gpt2_config_of(const us_gpt2 *m) { return &m->cfg; }
@@ -172,6 +196,7 @@ us_gpt2 *us_gpt2_new(const us_gpt2_config *cfg_in, us_error *err) {
     m->n_params = (int32_t)(2 + L * LP_COUNT + 2);
     m->params = calloc((size_t)m->n_params, sizeof *m->params);
     m->storage = calloc((size_t)total, sizeof(float));
+    m->n_storage = (size_t)total;
     m->packs = calloc((size_t)L, sizeof *m->packs);
     m->n_points = (int32_t)(GP_FIRST_BLOCK + L * BP_COUNT + 2);
     m->point_names = calloc((size_t)m->n_points, sizeof *m->point_names);
@@ -334,8 +359,12 @@ static us_status attend_scores(run_ctx *r, const float *q, int32_t T, const floa
     return US_OK;
 }
 
-us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache, us_tensor *logits,
-                          us_hook_fn hook, void *user, us_error *err) {
+static us_status grad_reserve(us_gpt2 *m, us_gpt2_grad *g, int32_t B, int32_t T, us_error *err);
+
+/* The forward behind us_gpt2_forward (st NULL) and us_gpt2_forward_train
+ * (st receives every activation the backward needs; no cache). */
+static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache, us_gpt2_grad *st,
+                              us_tensor *logits, us_hook_fn hook, void *user, us_error *err) {
     if (!m || !ids || !logits) return us_fail(err, US_ERR_INVALID_ARG, "GPT-2 forward: NULL argument");
     const us_gpt2_config *cfg = &m->cfg;
     if (ids->dtype != US_I32 || ids->ndim != 2 || !us_tensor_is_contiguous(ids)) {
@@ -361,6 +390,11 @@ us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache
             return us_fail(err, US_ERR_RANGE, "token id %d at [%d, %d] is outside the vocabulary [0, %d)", (int)id[i],
                            (int)(i / T), (int)(i % T), (int)V);
     TRY(ensure_packs(m, err));
+    if (st) {
+        st->valid = 0;
+        TRY(grad_reserve(m, st, B, T, err));
+        memcpy(st->ids, id, sizeof(int32_t) * (size_t)B * T);
+    }
 
     us_arena_reset(&m->arena);
     run_ctx r = {m, hook, user, err, NULL};
@@ -398,15 +432,37 @@ us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache
     TRY(report(&r, GP_DROP, &ta, &ta)); /* dropout: identity at inference */
 
     float *x = xa, *x2 = xb, *x3 = xc; /* block input, after attention, block output */
+    if (st) {
+        memcpy(st->x_in, xa, sizeof(float) * BT * C);
+        x = st->x_in;
+    }
     for (int32_t l = 0; l < L; l++) {
         const us_tensor *P = m->params;
         const layer_packs *pk = &m->packs[l];
         us_tensor tx, tln, tqkv, tq, tk, tv, tatt, tz, tzm, tproj;
+        if (st) { /* this layer's slices of the saved activations */
+            const size_t btc = BT * C, btf = BT * F;
+            x = st->x_in + l * btc;
+            x2 = st->resid_mid + l * btc;
+            x3 = st->x_in + (l + 1) * btc;
+            ln = st->ln1 + l * btc;
+            q = st->q + l * btc;
+            k = st->k + l * btc;
+            v = st->v + l * btc;
+            att = st->pattern + (size_t)l * B * H * T * T;
+            z = st->z + l * btc;
+            hid = st->fc + l * btf;
+            act = st->act + l * btf;
+        }
         T3(tx, x, B, T, C);
 
         /* ln_1 */
-        us_layernorm_f32(ln, x, P[PARAM_LAYER(l, LP_LN_1_W)].data, P[PARAM_LAYER(l, LP_LN_1_B)].data, (int64_t)BT, C,
-                         cfg->layer_norm_epsilon);
+        if (st)
+            us_layernorm_forward_stats(ln, st->ln1_mean + l * BT, st->ln1_rstd + l * BT, x, P[PARAM_LAYER(l, LP_LN_1_W)].data,
+                                       P[PARAM_LAYER(l, LP_LN_1_B)].data, (int64_t)BT, C, cfg->layer_norm_epsilon);
+        else
+            us_layernorm_f32(ln, x, P[PARAM_LAYER(l, LP_LN_1_W)].data, P[PARAM_LAYER(l, LP_LN_1_B)].data, (int64_t)BT, C,
+                             cfg->layer_norm_epsilon);
         T3(tln, ln, B, T, C);
         TRY(report(&r, BLOCK_POINT(l, BP_LN_1), &tx, &tln));
 
@@ -478,8 +534,14 @@ us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache
         TRY(report(&r, BLOCK_POINT(l, BP_RESID_MID), &ta, &ta));
 
         /* ln_2, mlp */
-        us_layernorm_f32(ln, x2, P[PARAM_LAYER(l, LP_LN_2_W)].data, P[PARAM_LAYER(l, LP_LN_2_B)].data, (int64_t)BT, C,
-                         cfg->layer_norm_epsilon);
+        if (st) {
+            ln = st->ln2 + l * BT * C;
+            us_layernorm_forward_stats(ln, st->ln2_mean + l * BT, st->ln2_rstd + l * BT, x2, P[PARAM_LAYER(l, LP_LN_2_W)].data,
+                                       P[PARAM_LAYER(l, LP_LN_2_B)].data, (int64_t)BT, C, cfg->layer_norm_epsilon);
+        } else {
+            us_layernorm_f32(ln, x2, P[PARAM_LAYER(l, LP_LN_2_W)].data, P[PARAM_LAYER(l, LP_LN_2_B)].data, (int64_t)BT, C,
+                             cfg->layer_norm_epsilon);
+        }
         T3(tln, ln, B, T, C);
         TRY(report(&r, BLOCK_POINT(l, BP_LN_2), &ta, &tln));
         us_gemm_f32((int32_t)BT, ln, C, pk->c_fc, P[PARAM_LAYER(l, LP_C_FC_B)].data, hid, F);
@@ -505,8 +567,15 @@ us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache
     }
 
     /* ln_f, the transformer's output, and the tied lm_head */
-    us_layernorm_f32(ln, x, m->params[PARAM_LN_F_W(L)].data, m->params[PARAM_LN_F_B(L)].data, (int64_t)BT, C,
-                     cfg->layer_norm_epsilon);
+    if (st) {
+        ln = st->lnf;
+        lg = st->logits;
+        us_layernorm_forward_stats(ln, st->lnf_mean, st->lnf_rstd, x, m->params[PARAM_LN_F_W(L)].data,
+                                   m->params[PARAM_LN_F_B(L)].data, (int64_t)BT, C, cfg->layer_norm_epsilon);
+    } else {
+        us_layernorm_f32(ln, x, m->params[PARAM_LN_F_W(L)].data, m->params[PARAM_LN_F_B(L)].data, (int64_t)BT, C,
+                         cfg->layer_norm_epsilon);
+    }
     T3(ta, x, B, T, C);
     T3(tb, ln, B, T, C);
     TRY(report(&r, GP_LN_F(L), &ta, &tb));
@@ -516,7 +585,17 @@ us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache
     TRY(report(&r, GP_LM_HEAD(L), &tb, &tc));
     *logits = tc;
     if (cache) cache->len = S;
+    if (st) {
+        st->B = B;
+        st->T = T;
+        st->valid = 1;
+    }
     return US_OK;
+}
+
+us_status us_gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache, us_tensor *logits,
+                          us_hook_fn hook, void *user, us_error *err) {
+    return gpt2_forward(m, ids, cache, NULL, logits, hook, user, err);
 }
 
 us_status us_gpt2_unembed(us_gpt2 *m, const float *x, int32_t n, float *out, int apply_ln_f, us_error *err) {
@@ -536,5 +615,322 @@ us_status us_gpt2_unembed(us_gpt2 *m, const float *x, int32_t n, float *out, int
     }
     us_gemm_f32(n, src, C, m->wte_pack, NULL, out, m->cfg.vocab_size);
     free(tmp);
+    return US_OK;
+}
+
+/* ---------------------------------------------------------------- training */
+
+us_gpt2_grad *us_gpt2_grad_new(const us_gpt2 *m, us_error *err) {
+    us_gpt2_grad *g = calloc(1, sizeof *g);
+    if (g) g->dparams = calloc(m->n_storage, sizeof(float));
+    if (!g || !g->dparams) {
+        us_gpt2_grad_free(g);
+        us_fail(err, US_ERR_OOM, "gradients: out of memory for %zu floats", m->n_storage);
+        return NULL;
+    }
+    g->n_floats = m->n_storage;
+    return g;
+}
+
+void us_gpt2_grad_free(us_gpt2_grad *g) {
+    if (!g) return;
+    free(g->dparams);
+    free(g->acts);
+    free(g->ids);
+    free(g);
+}
+
+void us_gpt2_grad_zero(us_gpt2_grad *g) { memset(g->dparams, 0, g->n_floats * sizeof(float)); }
+
+float *us_gpt2_grad_param(us_gpt2_grad *g, const us_gpt2 *m, int32_t i) {
+    if (i < 0 || i >= m->n_params) return NULL;
+    return g->dparams + ((const float *)m->params[i].data - m->storage);
+}
+
+float *us_gpt2_grad_all(us_gpt2_grad *g, size_t *n) {
+    if (n) *n = g->n_floats;
+    return g->dparams;
+}
+
+float *us_gpt2_params_all(us_gpt2 *m, size_t *n) {
+    if (n) *n = m->n_storage;
+    return m->storage;
+}
+
+/* Makes room in g for the activations of a [B, T] training forward. */
+static us_status grad_reserve(us_gpt2 *m, us_gpt2_grad *g, int32_t B, int32_t T, us_error *err) {
+    const size_t L = (size_t)m->cfg.n_layer, C = (size_t)m->cfg.n_embd, F = (size_t)m->cfg.n_inner;
+    const size_t H = (size_t)m->cfg.n_head, V = (size_t)m->cfg.vocab_size, BT = (size_t)B * T;
+    const size_t sizes[] = {
+        (L + 1) * BT * C,                 /* x_in */
+        L * BT * C, L * BT, L * BT,       /* ln1, mean, rstd */
+        L * BT * C, L * BT * C, L * BT * C, /* q, k, v */
+        L * B * H * (size_t)T * T,        /* pattern */
+        L * BT * C, L * BT * C,           /* z, resid_mid */
+        L * BT * C, L * BT, L * BT,       /* ln2, mean, rstd */
+        L * BT * F, L * BT * F,           /* fc, act */
+        BT * C, BT, BT,                   /* lnf, mean, rstd */
+        BT * V,                           /* logits */
+    };
+    size_t need = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) need += (sizes[i] + 3) & ~(size_t)3;
+    if (need > g->acts_cap || BT > (size_t)g->B * g->T) {
+        free(g->acts);
+        free(g->ids);
+        g->acts = malloc(need * sizeof(float));
+        g->ids = malloc(BT * sizeof(int32_t));
+        g->acts_cap = g->acts ? need : 0;
+        if (!g->acts || !g->ids) {
+            g->acts_cap = 0;
+            return us_fail(err, US_ERR_OOM, "training forward: out of memory for the saved activations of [%d, %d] (%zu floats)",
+                           (int)B, (int)T, need);
+        }
+    }
+    float **slots[] = {&g->x_in, &g->ln1, &g->ln1_mean, &g->ln1_rstd, &g->q, &g->k, &g->v, &g->pattern, &g->z,
+                       &g->resid_mid, &g->ln2, &g->ln2_mean, &g->ln2_rstd, &g->fc, &g->act, &g->lnf, &g->lnf_mean,
+                       &g->lnf_rstd, &g->logits};
+    float *at = g->acts;
+    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+        *slots[i] = at;
+        at += (sizes[i] + 3) & ~(size_t)3;
+    }
+    g->B = B;
+    g->T = T;
+    return US_OK;
+}
+
+us_status us_gpt2_forward_train(us_gpt2 *m, const us_tensor *ids, us_gpt2_grad *g, us_tensor *logits,
+                                us_hook_fn hook, void *user, us_error *err) {
+    if (!g) return us_fail(err, US_ERR_INVALID_ARG, "training forward: NULL gradient store");
+    return gpt2_forward(m, ids, NULL, g, logits, hook, user, err);
+}
+
+us_status us_gpt2_loss(us_gpt2_grad *g, const us_gpt2 *m, const int32_t *labels, float *loss, int32_t *n_scored,
+                       float *dlogits, us_error *err) {
+    if (!g->valid) return us_fail(err, US_ERR_INVALID_ARG, "loss: run a training forward (grad: true) first");
+    const int32_t B = g->B, T = g->T, V = m->cfg.vocab_size;
+    int32_t *targets = malloc(sizeof(int32_t) * (size_t)B * T);
+    if (!targets) return us_fail(err, US_ERR_OOM, "loss: out of memory");
+    for (int32_t b = 0; b < B; b++)
+        for (int32_t t = 0; t < T; t++) {
+            int32_t y = t + 1 < T ? labels[b * T + t + 1] : -100;
+            if (y != -100 && (y < 0 || y >= V)) {
+                free(targets);
+                return us_fail(err, US_ERR_RANGE, "labels: %d at [%d, %d] is outside the vocabulary [0, %d) (use -100 to ignore a position)",
+                               (int)y, (int)b, (int)(t + 1), (int)V);
+            }
+            targets[b * T + t] = y;
+        }
+    us_crossentropy_forward_backward(NULL, dlogits, g->logits, targets, (int64_t)B * T, V, loss, n_scored);
+    free(targets);
+    return US_OK;
+}
+
+/* Reports the gradient at point p if watched (in may be NULL). */
+static us_status report_grad(run_ctx *r, int32_t p, us_tensor *in, us_tensor *out) {
+    if (!r->watched[p]) return US_OK;
+    if (r->hook(r->user, p, US_HOOK_GRAD_OBSERVE, in, out) != 0)
+        return us_fail(r->err, US_ERR_HOOK, "the backward hook at '%s' stopped the backward", r->m->point_names[p]);
+    return US_OK;
+}
+
+static void add_into(float *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+us_status us_gpt2_backward(us_gpt2 *m, us_gpt2_grad *g, const float *dlogits_in, us_hook_fn hook, void *user,
+                           us_error *err) {
+    if (!m || !g || !dlogits_in) return us_fail(err, US_ERR_INVALID_ARG, "backward: NULL argument");
+    if (!g->valid) return us_fail(err, US_ERR_INVALID_ARG, "backward: run a training forward (grad: true) first");
+    const us_gpt2_config *cfg = &m->cfg;
+    const int32_t B = g->B, T = g->T, C = cfg->n_embd, H = cfg->n_head, hs = C / H, F = cfg->n_inner,
+                  V = cfg->vocab_size, L = cfg->n_layer;
+    const size_t BT = (size_t)B * T, btc = BT * C, btf = BT * F;
+    const float scale = (float)sqrt((double)hs);
+
+    us_arena_reset(&m->arena);
+    run_ctx r = {m, hook, user, err, NULL};
+    r.watched = us_arena_alloc(&m->arena, (size_t)m->n_points);
+    float *dlg = alloc_f32(&r, BT * V), *dlnf = alloc_f32(&r, btc), *dres = alloc_f32(&r, btc);
+    float *dblk = alloc_f32(&r, btc), *dmlp = alloc_f32(&r, btc), *dln = alloc_f32(&r, btc), *dtmp = alloc_f32(&r, btc);
+    float *dattn = alloc_f32(&r, btc), *dz = alloc_f32(&r, btc), *dqkv = alloc_f32(&r, BT * 3 * C);
+    float *dq = alloc_f32(&r, btc), *dk = alloc_f32(&r, btc), *dv = alloc_f32(&r, btc);
+    float *dpat = alloc_f32(&r, (size_t)B * H * T * T), *dfc = alloc_f32(&r, btf), *dact = alloc_f32(&r, btf);
+    float *dpos = alloc_f32(&r, (size_t)T * C);
+    int32_t *pos = us_arena_alloc(&m->arena, sizeof(int32_t) * (size_t)T);
+    if (!r.watched || !dlg || !dlnf || !dres || !dblk || !dmlp || !dln || !dtmp || !dattn || !dz || !dqkv || !dq || !dk ||
+        !dv || !dpat || !dfc || !dact || !dpos || !pos)
+        return us_fail(err, US_ERR_OOM, "backward: out of memory for the gradients of [%d, %d]", (int)B, (int)T);
+    for (int32_t p = 0; p < m->n_points; p++)
+        r.watched[p] = hook && us_gpt2_point_fires(m, p) && hook(user, p, US_HOOK_GRAD_ASK, NULL, NULL) ? 1 : 0;
+    memcpy(dlg, dlogits_in, sizeof(float) * BT * V);
+    const us_tensor *P = m->params;
+#define DP(i) us_gpt2_grad_param(g, m, (i))
+    us_tensor ta, tb;
+
+    /* lm_head (tied to wte): logits = ln_f(x) · wteᵀ */
+    memset(dlnf, 0, sizeof(float) * btc);
+    TRY(us_matmul_backward(dlnf, DP(PARAM_WTE), NULL, dlg, g->lnf, P[PARAM_WTE].data, (int32_t)BT, C, V, US_W_NK));
+    T3(ta, dlnf, B, T, C);
+    T3(tb, dlg, B, T, V);
+    TRY(report_grad(&r, GP_LM_HEAD(L), &ta, &tb));
+    TRY(report_grad(&r, GP_TRANSFORMER, NULL, &ta));
+    memset(dres, 0, sizeof(float) * btc);
+    us_layernorm_backward(dres, DP(PARAM_LN_F_W(L)), DP(PARAM_LN_F_B(L)), dlnf, g->x_in + (size_t)L * btc,
+                          P[PARAM_LN_F_W(L)].data, g->lnf_mean, g->lnf_rstd, (int64_t)BT, C);
+    T3(tb, dres, B, T, C);
+    TRY(report_grad(&r, GP_LN_F(L), &tb, &ta));
+
+    for (int32_t l = L - 1; l >= 0; l--) {
+        const float *x = g->x_in + l * btc, *rmid = g->resid_mid + l * btc;
+        const float *ln1 = g->ln1 + l * btc, *ln2 = g->ln2 + l * btc, *fc = g->fc + l * btf, *act = g->act + l * btf;
+        const float *q = g->q + l * btc, *k = g->k + l * btc, *v = g->v + l * btc, *z = g->z + l * btc;
+        const float *pat = g->pattern + (size_t)l * B * H * T * T;
+        us_tensor tin, tout;
+        memcpy(dblk, dres, sizeof(float) * btc); /* the block output's gradient, for its hook */
+
+        /* MLP branch: block out = resid_mid + mlp(ln_2(resid_mid)) */
+        memcpy(dmlp, dres, sizeof(float) * btc);
+        T3(tout, dmlp, B, T, C);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_MLP_DROPOUT), &tout, &tout));
+        memset(dact, 0, sizeof(float) * btf);
+        TRY(us_matmul_backward(dact, DP(PARAM_LAYER(l, LP_MLP_C_PROJ_W)), DP(PARAM_LAYER(l, LP_MLP_C_PROJ_B)), dmlp, act,
+                               P[PARAM_LAYER(l, LP_MLP_C_PROJ_W)].data, (int32_t)BT, F, C, US_W_KN));
+        T3(tin, dact, B, T, F);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_MLP_C_PROJ), &tin, &tout));
+        memset(dfc, 0, sizeof(float) * btf);
+        us_gelu_tanh_backward(dfc, fc, dact, (int64_t)btf);
+        T3(ta, dfc, B, T, F);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_ACT), &ta, &tin));
+        memset(dln, 0, sizeof(float) * btc);
+        TRY(us_matmul_backward(dln, DP(PARAM_LAYER(l, LP_C_FC_W)), DP(PARAM_LAYER(l, LP_C_FC_B)), dfc, ln2,
+                               P[PARAM_LAYER(l, LP_C_FC_W)].data, (int32_t)BT, C, F, US_W_KN));
+        T3(tin, dln, B, T, C);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_C_FC), &tin, &ta));
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_MLP), &tin, &tout));
+        memset(dtmp, 0, sizeof(float) * btc);
+        us_layernorm_backward(dtmp, DP(PARAM_LAYER(l, LP_LN_2_W)), DP(PARAM_LAYER(l, LP_LN_2_B)), dln, rmid,
+                              P[PARAM_LAYER(l, LP_LN_2_W)].data, g->ln2_mean + l * BT, g->ln2_rstd + l * BT, (int64_t)BT, C);
+        T3(ta, dtmp, B, T, C);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_LN_2), &ta, &tin));
+        add_into(dres, dtmp, btc); /* dres = d resid_mid */
+        T3(ta, dres, B, T, C);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_RESID_MID), &ta, &ta));
+
+        /* attention branch: resid_mid = x + attn(ln_1(x)) */
+        memcpy(dattn, dres, sizeof(float) * btc);
+        T3(tout, dattn, B, T, C);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_RESID_DROPOUT), &tout, &tout));
+        memset(dz, 0, sizeof(float) * btc);
+        TRY(us_matmul_backward(dz, DP(PARAM_LAYER(l, LP_ATTN_C_PROJ_W)), DP(PARAM_LAYER(l, LP_ATTN_C_PROJ_B)), dattn, z,
+                               P[PARAM_LAYER(l, LP_ATTN_C_PROJ_W)].data, (int32_t)BT, C, C, US_W_KN));
+        T3(tin, dz, B, T, C);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_ATTN_C_PROJ), &tin, &tout));
+        T4(ta, dz, B, T, H, hs);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_Z), &ta, &ta));
+
+        /* z[b, t, h] = Σ_s pattern[b, h, t, s] v[b, h, s]: dpattern and dv */
+        for (int32_t b = 0; b < B; b++)
+            for (int32_t h = 0; h < H; h++) {
+                const float *pbh = pat + ((size_t)b * H + h) * T * T, *vbh = v + ((size_t)b * H + h) * T * hs;
+                float *dpbh = dpat + ((size_t)b * H + h) * T * T, *dvbh = dv + ((size_t)b * H + h) * T * hs;
+                memset(dvbh, 0, sizeof(float) * (size_t)T * hs);
+                for (int32_t t = 0; t < T; t++) {
+                    const float *dzt = dz + ((size_t)b * T + t) * C + (size_t)h * hs;
+                    /* dpattern is dense, as PyTorch's: z sums over every key,
+                     * the masked ones (pattern 0) included. */
+                    for (int32_t s2 = 0; s2 < T; s2++) {
+                        const float *vs = vbh + (size_t)s2 * hs;
+                        float acc = 0.0f;
+                        for (int32_t d = 0; d < hs; d++) acc += dzt[d] * vs[d];
+                        dpbh[(size_t)t * T + s2] = acc;
+                        if (s2 > t) continue;
+                        const float p = pbh[(size_t)t * T + s2];
+                        float *dvs = dvbh + (size_t)s2 * hs;
+                        for (int32_t d = 0; d < hs; d++) dvs[d] += p * dzt[d];
+                    }
+                }
+            }
+        T4(ta, dpat, B, H, T, T);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_ATTN_DROPOUT), &ta, &ta));
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_PATTERN), &ta, &ta));
+        /* softmax backward, in place: dscores = p ⊙ (dp − Σ p·dp) */
+        for (size_t row = 0; row < (size_t)B * H * T; row++) {
+            const float *p = pat + row * T;
+            float *d = dpat + row * T;
+            float dot = 0.0f;
+            for (int32_t s2 = 0; s2 < T; s2++) dot += p[s2] * d[s2];
+            for (int32_t s2 = 0; s2 < T; s2++) d[s2] = p[s2] * (d[s2] - dot);
+        }
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_SCORES), &ta, &ta));
+        /* scores = q · kᵀ / sqrt(hs) */
+        memset(dq, 0, sizeof(float) * btc);
+        memset(dk, 0, sizeof(float) * btc);
+        for (int32_t b = 0; b < B; b++)
+            for (int32_t h = 0; h < H; h++) {
+                const size_t o = ((size_t)b * H + h) * T;
+                for (int32_t t = 0; t < T; t++) {
+                    const float *ds = dpat + (o + t) * T;
+                    const float *qt = q + (o + t) * hs;
+                    float *dqt = dq + (o + t) * hs;
+                    for (int32_t s2 = 0; s2 <= t; s2++) {
+                        const float w = ds[s2] / scale;
+                        if (w == 0.0f) continue;
+                        const float *ks = k + (o + s2) * hs;
+                        float *dks = dk + (o + s2) * hs;
+                        for (int32_t d = 0; d < hs; d++) {
+                            dqt[d] += w * ks[d];
+                            dks[d] += w * qt[d];
+                        }
+                    }
+                }
+            }
+        T4(ta, dq, B, H, T, hs);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_Q), &ta, &ta));
+        T4(ta, dk, B, H, T, hs);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_K), &ta, &ta));
+        T4(ta, dv, B, H, T, hs);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_V), &ta, &ta));
+        /* merge the heads back into c_attn's output layout [BT, 3C] */
+        for (int32_t b = 0; b < B; b++)
+            for (int32_t t = 0; t < T; t++) {
+                float *row = dqkv + ((size_t)b * T + t) * 3 * C;
+                for (int32_t h = 0; h < H; h++) {
+                    const size_t src = (((size_t)b * H + h) * T + t) * hs;
+                    memcpy(row + h * hs, dq + src, sizeof(float) * hs);
+                    memcpy(row + C + h * hs, dk + src, sizeof(float) * hs);
+                    memcpy(row + 2 * C + h * hs, dv + src, sizeof(float) * hs);
+                }
+            }
+        memset(dln, 0, sizeof(float) * btc);
+        TRY(us_matmul_backward(dln, DP(PARAM_LAYER(l, LP_C_ATTN_W)), DP(PARAM_LAYER(l, LP_C_ATTN_B)), dqkv, ln1,
+                               P[PARAM_LAYER(l, LP_C_ATTN_W)].data, (int32_t)BT, C, 3 * C, US_W_KN));
+        T3(tin, dln, B, T, C);
+        T3(ta, dqkv, B, T, 3 * C);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_C_ATTN), &tin, &ta));
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_ATTN), &tin, &tout));
+        memset(dtmp, 0, sizeof(float) * btc);
+        us_layernorm_backward(dtmp, DP(PARAM_LAYER(l, LP_LN_1_W)), DP(PARAM_LAYER(l, LP_LN_1_B)), dln, x,
+                              P[PARAM_LAYER(l, LP_LN_1_W)].data, g->ln1_mean + l * BT, g->ln1_rstd + l * BT, (int64_t)BT, C);
+        T3(ta, dtmp, B, T, C);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_LN_1), &ta, &tin));
+        add_into(dres, dtmp, btc); /* dres = d block input */
+        T3(ta, dres, B, T, C);
+        T3(tb, dblk, B, T, C);
+        TRY(report_grad(&r, BLOCK_POINT(l, BP_BLOCK), &ta, &tb));
+    }
+
+    /* embeddings: x0 = wte[ids] + wpe[pos] */
+    T3(ta, dres, B, T, C);
+    TRY(report_grad(&r, GP_DROP, &ta, &ta));
+    us_embedding_backward(DP(PARAM_WTE), g->ids, (int64_t)BT, dres, C);
+    memset(dpos, 0, sizeof(float) * (size_t)T * C);
+    for (int32_t b = 0; b < B; b++) add_into(dpos, dres + (size_t)b * T * C, (size_t)T * C);
+    for (int32_t t = 0; t < T; t++) pos[t] = t;
+    us_embedding_backward(DP(PARAM_WPE), pos, T, dpos, C);
+    TRY(report_grad(&r, GP_WTE, NULL, &ta));
+    T3(tb, dpos, 1, T, C);
+    TRY(report_grad(&r, GP_WPE, NULL, &tb));
+#undef DP
     return US_OK;
 }

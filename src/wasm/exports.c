@@ -9,6 +9,7 @@
 
 #include "kernels/gemm.h"
 #include "tokenizer/bpe.h"
+#include "train/adamw.h"
 #include "unseal.h"
 
 #define USW_EXPORT(name) __attribute__((export_name(#name))) 
@@ -206,4 +207,49 @@ USW_EXPORT(usw_index_field) double usw_index_field(const us_index *idx, int32_t 
 }
 USW_EXPORT(usw_index_list_at) double usw_index_list_at(const us_index *idx, int32_t i, int32_t j) {
     return (double)idx->list[idx->items[i].list_off + j];
+}
+
+/* ------------------------------------------------------------ training */
+USW_EXPORT(usw_gpt2_grad_new) us_gpt2_grad *usw_gpt2_grad_new(us_gpt2 *m, us_error *e) { return us_gpt2_grad_new(m, e); }
+USW_EXPORT(usw_gpt2_grad_free) void usw_gpt2_grad_free(us_gpt2_grad *g) { us_gpt2_grad_free(g); }
+USW_EXPORT(usw_gpt2_grad_zero) void usw_gpt2_grad_zero(us_gpt2_grad *g) { us_gpt2_grad_zero(g); }
+USW_EXPORT(usw_gpt2_grad_param) float *usw_gpt2_grad_param(us_gpt2_grad *g, us_gpt2 *m, int32_t i) {
+    return us_gpt2_grad_param(g, m, i);
+}
+USW_EXPORT(usw_gpt2_forward_train) int32_t usw_gpt2_forward_train(us_gpt2 *m, const us_tensor *ids, us_gpt2_grad *g,
+                                                                  us_tensor *out, int32_t handle, us_error *e) {
+    return us_gpt2_forward_train(m, ids, g, out, handle ? relay : NULL, (void *)(intptr_t)handle, e);
+}
+/* out2: float loss at [0], int32 n_scored at [1]. */
+USW_EXPORT(usw_gpt2_loss) int32_t usw_gpt2_loss(us_gpt2_grad *g, us_gpt2 *m, const int32_t *labels, float *out2,
+                                                float *dlogits, us_error *e) {
+    return us_gpt2_loss(g, m, labels, &out2[0], (int32_t *)&out2[1], dlogits, e);
+}
+USW_EXPORT(usw_gpt2_backward) int32_t usw_gpt2_backward(us_gpt2 *m, us_gpt2_grad *g, const float *dlogits,
+                                                        int32_t handle, us_error *e) {
+    return us_gpt2_backward(m, g, dlogits, handle ? relay : NULL, (void *)(intptr_t)handle, e);
+}
+/* One optimizer step over every parameter: clip the global gradient norm to
+ * max_norm (if > 0), then AdamW. Returns the norm before clipping. m_state and
+ * v_state hold n floats each (the caller allocates them zeroed). */
+USW_EXPORT(usw_gpt2_adamw_step) double usw_gpt2_adamw_step(us_gpt2 *m, us_gpt2_grad *g, float *m_state, float *v_state,
+                                                          float lr, float beta1, float beta2, float eps,
+                                                          float weight_decay, float max_norm, int32_t t) {
+    size_t n;
+    float *p = us_gpt2_params_all(m, &n);
+    float *grads = us_gpt2_grad_all(g, NULL);
+    double norm = us_grad_global_norm(grads, n);
+    if (max_norm > 0) us_clip_grad_norm(grads, n, max_norm);
+    us_adamw_step(p, grads, m_state, v_state, n, lr, beta1, beta2, eps, weight_decay, t);
+    us_gpt2_params_changed(m);
+    return norm;
+}
+USW_EXPORT(usw_gpt2_num_param_floats) int32_t usw_gpt2_num_param_floats(us_gpt2 *m) {
+    size_t n;
+    us_gpt2_params_all(m, &n);
+    return (int32_t)n;
+}
+USW_EXPORT(usw_lr_cosine_warmup) float usw_lr_cosine_warmup(int32_t step, int32_t warmup, int32_t total, float lr_max,
+                                                            float lr_min) {
+    return us_lr_cosine_warmup(step, warmup, total, lr_max, lr_min);
 }

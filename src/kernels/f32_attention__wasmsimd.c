@@ -1,0 +1,499 @@
+/* f32_attention__wasmsimd.c — the SIMD128 attention kernels for one (batch
+ * row, head): scores, causal softmax rows, pattern · V, and the fused online
+ * softmax. Contracts: see attention.h; the scalar references are in
+ * f32_attention_scalar.c. Compiles when targeting SIMD128, or natively
+ * through SIMDe when US_SIMDE is defined (so the sanitizers check this exact
+ * source).
+ *
+ * Layout. us_attention_scores and us_attention_fused first pack K into the
+ * caller's scratch as panels of 8 keys, [ceil(S/8), hs, 8] (the GEMM's panel
+ * layout, gemm.h): panel p holds, for d = 0..hs-1, k[8p + j, d] for j < 8,
+ * zero for keys >= S. A register tile of MR query rows by 8 keys then sums
+ * q[t, d] * k[s, d] in d order, exactly like the reference (one broadcast of q
+ * and two panel loads per d), which is what keeps the scores bit for bit.
+ * V needs no packing: 8 consecutive floats of a value row are already the
+ * "8 columns" of a tile, so pattern · V reads v in place, rows v_stride apart.
+ *
+ * Tiles (MR rows x N columns; 8-10 f32x4 accumulators, as many as V8 keeps in
+ * its 15 xmm registers without spilling, see gemm.c):
+ *   scores  4x8, 3x8, 2x8 (one panel); 1x16 (two panels, for T = 1 decode,
+ *           where a 1x8 chain of dependent adds would be latency-bound).
+ *   z       4x8, 3x8, 2x16; 1x16 (T = 1 decode). Column tails: 4-wide,
+ *           then scalar.
+ * Every row group is specialised for its exact MR (no aliased rows), so the
+ * causal structure inside a group is exact: for rows t0..t0+MR-1, keys up to
+ * past + t0 are common to all rows and key past + t0 + i is added only to
+ * rows i.. (never multiplied by a zero it should skip).
+ *
+ * The softmax's exp is XNNPACK's rr2-p5 (f32-raddstoreexpminusmax): Cody-Waite
+ * range reduction in two steps, a degree-5 polynomial, results below
+ * -87.34 (where expf goes subnormal) flushed to 0, so exp(-inf) = 0 and
+ * exp(0) = 1 exactly. No FMA anywhere (SIMD128 has none). */
+#include "kernels/attention.h"
+
+#if defined(__wasm_simd128__) || defined(US_SIMDE)
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#else
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/wasm/simd128.h>
+#endif
+
+#include <math.h>
+#include <string.h>
+
+/* The tile helpers below take their shape (MR, NP, NV) as constants; always
+ * inlining them lets the compiler unroll the row and column loops and keep the
+ * accumulator arrays in registers. */
+#define US_INLINE static inline __attribute__((always_inline))
+
+/* Keys per block of the fused kernel: one rescale of z per block. 32 keys
+ * (4 panels) measured fastest in Node 20: 8 rescales z too often, 64 makes no
+ * difference. */
+#define FUSED_KB 32
+
+/* ------------------------------------------------------------ small helpers */
+
+US_INLINE float hsum(v128_t v) {
+    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+    return wasm_f32x4_extract_lane(v, 0);
+}
+
+/* Horizontal max ignoring NaN lanes like the reference (a NaN is never
+ * "greater"); pmax(a, b) = a < b ? b : a. */
+US_INLINE float hmax(v128_t v) {
+    v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+    return wasm_f32x4_extract_lane(v, 0);
+}
+
+/* exp(x) for x <= 0 (x - max), XNNPACK's rr2-p5. NaN stays NaN. */
+US_INLINE v128_t vexp_nonpos(v128_t vx) {
+    const v128_t vlog2e = wasm_f32x4_splat(0x1.715476p+0f);
+    const v128_t vmagic_bias = wasm_f32x4_splat(0x1.8000FEp23f);
+    const v128_t vminus_ln2_hi = wasm_f32x4_splat(-0x1.62E400p-1f);
+    const v128_t vminus_ln2_lo = wasm_f32x4_splat(-0x1.7F7D1Cp-20f);
+    const v128_t vc5 = wasm_f32x4_splat(0x1.0F9F9Cp-7f);
+    const v128_t vc4 = wasm_f32x4_splat(0x1.573A1Ap-5f);
+    const v128_t vc3 = wasm_f32x4_splat(0x1.555A80p-3f);
+    const v128_t vc2 = wasm_f32x4_splat(0x1.FFFDC6p-2f);
+    const v128_t vc1 = wasm_f32x4_splat(0x1.FFFFF6p-1f);
+    const v128_t vdenorm_cutoff = wasm_f32x4_splat(-0x1.5D589Ep6f);
+
+    /* n = round(x / ln2), with 127 already in the low bits (the magic bias):
+     * s = 2^n is n's bits shifted into the exponent. */
+    v128_t vn = wasm_f32x4_add(wasm_f32x4_mul(vx, vlog2e), vmagic_bias);
+    const v128_t vs = wasm_i32x4_shl(vn, 23);
+    vn = wasm_f32x4_sub(vn, vmagic_bias);
+    /* t = x - n ln2, in two steps (ln2 split hi + lo) */
+    v128_t vt = wasm_f32x4_add(wasm_f32x4_mul(vn, vminus_ln2_hi), vx);
+    vt = wasm_f32x4_add(wasm_f32x4_mul(vn, vminus_ln2_lo), vt);
+    /* exp(t) ~ 1 + t p(t), exp(x) = s + (t s) p(t) */
+    v128_t vp = wasm_f32x4_add(wasm_f32x4_mul(vc5, vt), vc4);
+    vp = wasm_f32x4_add(wasm_f32x4_mul(vp, vt), vc3);
+    vp = wasm_f32x4_add(wasm_f32x4_mul(vp, vt), vc2);
+    vp = wasm_f32x4_add(wasm_f32x4_mul(vp, vt), vc1);
+    vt = wasm_f32x4_mul(vt, vs);
+    const v128_t vf = wasm_f32x4_add(wasm_f32x4_mul(vt, vp), vs);
+    return wasm_v128_andnot(vf, wasm_f32x4_lt(vx, vdenorm_cutoff));
+}
+
+/* Stores the first n (0..4) lanes of v at p. */
+US_INLINE void store_partial(float *p, v128_t v, size_t n) {
+    if (n >= 4) {
+        wasm_v128_store(p, v);
+        return;
+    }
+    if (n & 2) {
+        wasm_v128_store64_lane(p, v, 0);
+        v = wasm_i64x2_shuffle(v, v, 1, 1);
+        p += 2;
+    }
+    if (n & 1) wasm_v128_store32_lane(p, v, 0);
+}
+
+/* The scale of the scores: x / sqrt(hs) as HF computes it. When sqrt(hs) is
+ * a power of two (hs = 1, 4, 16, 64, 256, ...), x * (1 / sqrt(hs)) is the
+ * same float for every x, and a multiplication is several times cheaper
+ * than a division. */
+typedef struct {
+    v128_t v;     /* the divisor, or its exact reciprocal */
+    int multiply; /* 1: multiply by v; 0: divide by v */
+} scale_t;
+
+static scale_t make_scale(int32_t hs) {
+    const float scale = (float)sqrt((double)hs);
+    int e;
+    const int pow2 = frexpf(scale, &e) == 0.5f;
+    scale_t s = {wasm_f32x4_splat(pow2 ? 1.0f / scale : scale), pow2};
+    return s;
+}
+
+US_INLINE v128_t apply_scale(v128_t x, scale_t s) {
+    return s.multiply ? wasm_f32x4_mul(x, s.v) : wasm_f32x4_div(x, s.v);
+}
+
+/* ------------------------------------------------------------- packing of K */
+
+/* Packs keys 0..S-1 of k (rows ks apart) into panels [ceil(S/8), hs, 8]. */
+static void pack_keys(int32_t S, int32_t hs, const float *k, size_t ks, float *pk) {
+    const size_t panels = ((size_t)S + 7) / 8, H = (size_t)hs;
+    for (size_t p = 0; p < panels; p++) {
+        float *dst = pk + p * H * 8; /* [hs, 8] */
+        const size_t s0 = p * 8;
+        if (s0 + 8 > (size_t)S) { /* the last, partial panel: zeros past S */
+            for (size_t d = 0; d < H; d++)
+                for (size_t j = 0; j < 8; j++)
+                    dst[d * 8 + j] = s0 + j < (size_t)S ? k[(s0 + j) * ks + d] : 0.0f;
+            continue;
+        }
+        const float *r0 = k + s0 * ks, *r1 = r0 + ks, *r2 = r1 + ks, *r3 = r2 + ks;
+        const float *r4 = r3 + ks, *r5 = r4 + ks, *r6 = r5 + ks, *r7 = r6 + ks;
+        size_t d = 0;
+        for (; d + 4 <= H; d += 4) { /* two 4x4 transposes: keys 0-3 and 4-7 */
+            const v128_t a0 = wasm_v128_load(r0 + d), a1 = wasm_v128_load(r1 + d);
+            const v128_t a2 = wasm_v128_load(r2 + d), a3 = wasm_v128_load(r3 + d);
+            const v128_t b0 = wasm_v128_load(r4 + d), b1 = wasm_v128_load(r5 + d);
+            const v128_t b2 = wasm_v128_load(r6 + d), b3 = wasm_v128_load(r7 + d);
+            const v128_t a01l = wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5);
+            const v128_t a23l = wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5);
+            const v128_t a01h = wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7);
+            const v128_t a23h = wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7);
+            const v128_t b01l = wasm_i32x4_shuffle(b0, b1, 0, 4, 1, 5);
+            const v128_t b23l = wasm_i32x4_shuffle(b2, b3, 0, 4, 1, 5);
+            const v128_t b01h = wasm_i32x4_shuffle(b0, b1, 2, 6, 3, 7);
+            const v128_t b23h = wasm_i32x4_shuffle(b2, b3, 2, 6, 3, 7);
+            float *o = dst + d * 8;
+            wasm_v128_store(o + 0, wasm_i32x4_shuffle(a01l, a23l, 0, 1, 4, 5));
+            wasm_v128_store(o + 4, wasm_i32x4_shuffle(b01l, b23l, 0, 1, 4, 5));
+            wasm_v128_store(o + 8, wasm_i32x4_shuffle(a01l, a23l, 2, 3, 6, 7));
+            wasm_v128_store(o + 12, wasm_i32x4_shuffle(b01l, b23l, 2, 3, 6, 7));
+            wasm_v128_store(o + 16, wasm_i32x4_shuffle(a01h, a23h, 0, 1, 4, 5));
+            wasm_v128_store(o + 20, wasm_i32x4_shuffle(b01h, b23h, 0, 1, 4, 5));
+            wasm_v128_store(o + 24, wasm_i32x4_shuffle(a01h, a23h, 2, 3, 6, 7));
+            wasm_v128_store(o + 28, wasm_i32x4_shuffle(b01h, b23h, 2, 3, 6, 7));
+        }
+        for (; d < H; d++) {
+            float *o = dst + d * 8;
+            o[0] = r0[d], o[1] = r1[d], o[2] = r2[d], o[3] = r3[d];
+            o[4] = r4[d], o[5] = r5[d], o[6] = r6[d], o[7] = r7[d];
+        }
+    }
+}
+
+/* ------------------------------------------------------------- score tiles */
+
+/* acc[r][i] (r < MR, i < 2 NP) = scaled q row r · keys of NP consecutive
+ * panels starting at w (panels hs*8 floats apart): lanes 4i..4i+3 are keys
+ * 4i.. of the tile. */
+US_INLINE void scores_tile(const int MR, const int NP, size_t hs, const float *q, size_t qs,
+                           const float *w, scale_t scale, v128_t acc[4][4]) {
+    const float *qr[4];
+    for (int r = 0; r < MR; r++) qr[r] = q + (size_t)r * qs;
+    for (int r = 0; r < MR; r++)
+        for (int i = 0; i < 2 * NP; i++) acc[r][i] = wasm_f32x4_splat(0.0f);
+    const size_t pstride = hs * 8;
+    for (size_t d = 0; d < hs; d++) {
+        v128_t b[4];
+        for (int p = 0; p < NP; p++) {
+            b[2 * p] = wasm_v128_load(w + p * pstride);
+            b[2 * p + 1] = wasm_v128_load(w + p * pstride + 4);
+        }
+        w += 8;
+        for (int r = 0; r < MR; r++) {
+            const v128_t a = wasm_v128_load32_splat(qr[r]);
+            qr[r] += 1;
+            for (int i = 0; i < 2 * NP; i++) acc[r][i] = wasm_f32x4_add(acc[r][i], wasm_f32x4_mul(a, b[i]));
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int i = 0; i < 2 * NP; i++) acc[r][i] = apply_scale(acc[r][i], scale);
+}
+
+/* Scores of rows t0..t0+MR-1 (all keys up to the group's causal limit), then
+ * -inf on each row's masked keys. */
+US_INLINE void scores_group(const int MR, int32_t S, int32_t hs, int32_t past, int32_t t0,
+                            const float *q, size_t qs, const float *pk, float *out, size_t os,
+                            scale_t scale) {
+    const size_t lim = (size_t)(past + t0 + MR - 1); /* the group's last unmasked key */
+    const size_t panels = lim / 8 + 1, pstride = (size_t)hs * 8;
+    const int NP = MR == 1 ? 2 : 1;
+    v128_t acc[4][4];
+    size_t p = 0;
+    for (; p + NP <= panels; p += NP) {
+        scores_tile(MR, NP, (size_t)hs, q, qs, pk + p * pstride, scale, acc);
+        const size_t s0 = p * 8, nc = (size_t)S - s0 < 8u * NP ? (size_t)S - s0 : 8u * NP;
+        for (int r = 0; r < MR; r++)
+            for (int i = 0; i < 2 * NP; i++)
+                if (4u * i < nc) store_partial(out + r * os + s0 + 4 * i, acc[r][i], nc - 4u * i);
+    }
+    if (p < panels) { /* MR == 1: an odd last panel */
+        scores_tile(MR, 1, (size_t)hs, q, qs, pk + p * pstride, scale, acc);
+        const size_t s0 = p * 8, nc = (size_t)S - s0 < 8u ? (size_t)S - s0 : 8u;
+        for (int r = 0; r < MR; r++)
+            for (int i = 0; i < 2; i++)
+                if (4u * i < nc) store_partial(out + r * os + s0 + 4 * i, acc[r][i], nc - 4u * i);
+    }
+    for (int r = 0; r < MR; r++)
+        for (size_t s = (size_t)(past + t0 + r) + 1; s < (size_t)S; s++) out[r * os + s] = -INFINITY;
+}
+
+void us_f32_attention_scores__wasmsimd(int32_t T, int32_t S, int32_t hs, const float *q,
+                                       int32_t q_stride, const float *k, int32_t k_stride,
+                                       float *scores, int32_t scores_stride, float *scratch) {
+    if (T < 1 || S < T || hs < 1) return;
+    const int32_t past = S - T;
+    const size_t qs = (size_t)q_stride, os = (size_t)scores_stride;
+    const scale_t scale = make_scale(hs);
+    pack_keys(S, hs, k, (size_t)k_stride, scratch);
+    int32_t t0 = 0;
+    for (; t0 + 4 <= T; t0 += 4)
+        scores_group(4, S, hs, past, t0, q + t0 * qs, qs, scratch, scores + t0 * os, os, scale);
+    switch (T - t0) {
+    case 3: scores_group(3, S, hs, past, t0, q + t0 * qs, qs, scratch, scores + t0 * os, os, scale); break;
+    case 2: scores_group(2, S, hs, past, t0, q + t0 * qs, qs, scratch, scores + t0 * os, os, scale); break;
+    case 1: scores_group(1, S, hs, past, t0, q + t0 * qs, qs, scratch, scores + t0 * os, os, scale); break;
+    default: break;
+    }
+}
+
+/* ------------------------------------------------------------ softmax rows */
+
+void us_f32_attention_softmax_rows__wasmsimd(int32_t T, int32_t S, float *scores,
+                                             int32_t scores_stride) {
+    if (T < 1 || S < T) return;
+    const int32_t past = S - T;
+    for (int32_t t = 0; t < T; t++) {
+        float *row = scores + (size_t)t * (size_t)scores_stride;
+        const size_t n = (size_t)(past + t) + 1; /* unmasked entries */
+        const size_t n4 = n & ~(size_t)3, rest = n - n4;
+        float tail[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+        memcpy(tail, row + n4, rest * sizeof(float));
+
+        v128_t vmax = wasm_v128_load(tail);
+        for (size_t s = 0; s < n4; s += 4) vmax = wasm_f32x4_pmax(vmax, wasm_v128_load(row + s));
+        const v128_t vmx = wasm_f32x4_splat(hmax(vmax));
+
+        v128_t vsum = vexp_nonpos(wasm_f32x4_sub(wasm_v128_load(tail), vmx));
+        wasm_v128_store(tail, vsum); /* the padding lanes are exp(-inf) = 0 */
+        for (size_t s = 0; s < n4; s += 4) {
+            const v128_t e = vexp_nonpos(wasm_f32x4_sub(wasm_v128_load(row + s), vmx));
+            wasm_v128_store(row + s, e);
+            vsum = wasm_f32x4_add(vsum, e);
+        }
+
+        const v128_t vinv = wasm_f32x4_splat(1.0f / hsum(vsum));
+        for (size_t s = 0; s < n4; s += 4) wasm_v128_store(row + s, wasm_f32x4_mul(wasm_v128_load(row + s), vinv));
+        wasm_v128_store(tail, wasm_f32x4_mul(wasm_v128_load(tail), vinv));
+        memcpy(row + n4, tail, rest * sizeof(float));
+        for (size_t s = n; s < (size_t)S; s++) row[s] = 0.0f;
+    }
+}
+
+/* ------------------------------------------------------------- z tiles */
+
+/* acc[r][i] (r < MR, i < NV) += sum over keys s of p_r[s] * v[s, 4i..4i+3]:
+ * keys s in [s_begin, s_common) for every row, then keys
+ * s in [max(s_begin, s_common), s_end) only for rows r >= s - s_common + 1
+ * (the causal staircase inside a row group; s_end <= s_common + MR - 1).
+ * p[r] points at row r's weight of key s_begin, v at row s_begin, column 0
+ * of the tile (rows vs apart). In key order, so each sum is the reference's. */
+US_INLINE void pv_tile(const int MR, const int NV, const float *const p[4], const float *v,
+                       size_t vs, size_t s_begin, size_t s_common, size_t s_end, v128_t acc[4][8]) {
+    size_t s = s_begin, i = 0; /* i = s - s_begin */
+    for (; s < s_common; s++, i++, v += vs) {
+        v128_t b[8];
+        for (int c = 0; c < NV; c++) b[c] = wasm_v128_load(v + 4 * c);
+        for (int r = 0; r < MR; r++) {
+            const v128_t a = wasm_v128_load32_splat(p[r] + i);
+            for (int c = 0; c < NV; c++) acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(a, b[c]));
+        }
+    }
+    for (; s < s_end; s++, i++, v += vs) {
+        const size_t first = s - s_common + 1; /* the first row that sees key s */
+        for (int r = 1; r < MR; r++) {
+            if ((size_t)r < first) continue;
+            const v128_t a = wasm_v128_load32_splat(p[r] + i);
+            for (int c = 0; c < NV; c++)
+                acc[r][c] = wasm_f32x4_add(acc[r][c], wasm_f32x4_mul(a, wasm_v128_load(v + 4 * c)));
+        }
+    }
+}
+
+/* z rows t0..t0+MR-1 = pattern · v, columns in tiles of 4 NV, then 4, then
+ * one by one. */
+US_INLINE void pv_group(const int MR, const int NV, int32_t hs, int32_t past, int32_t t0,
+                        const float *pattern, size_t ps, const float *v, size_t vs, float *z,
+                        size_t zs) {
+    const float *p[4];
+    for (int r = 0; r < MR; r++) p[r] = pattern + (size_t)r * ps;
+    const size_t common = (size_t)(past + t0) + 1, end = common + MR - 1;
+    v128_t acc[4][8];
+    size_t j = 0;
+    for (; j + 4u * NV <= (size_t)hs; j += 4u * NV) {
+        for (int r = 0; r < MR; r++)
+            for (int i = 0; i < NV; i++) acc[r][i] = wasm_f32x4_splat(0.0f);
+        pv_tile(MR, NV, p, v + j, vs, 0, common, end, acc);
+        for (int r = 0; r < MR; r++)
+            for (int i = 0; i < NV; i++) wasm_v128_store(z + r * zs + j + 4 * i, acc[r][i]);
+    }
+    for (; j + 4 <= (size_t)hs; j += 4) {
+        for (int r = 0; r < MR; r++) acc[r][0] = wasm_f32x4_splat(0.0f);
+        pv_tile(MR, 1, p, v + j, vs, 0, common, end, acc);
+        for (int r = 0; r < MR; r++) wasm_v128_store(z + r * zs + j, acc[r][0]);
+    }
+    for (; j < (size_t)hs; j++)
+        for (int r = 0; r < MR; r++) {
+            float a = 0.0f;
+            for (size_t s = 0; s < common + r; s++) a += p[r][s] * v[s * vs + j];
+            z[r * zs + j] = a;
+        }
+}
+
+void us_f32_attention_pv__wasmsimd(int32_t T, int32_t S, int32_t hs, const float *pattern,
+                                   int32_t pattern_stride, const float *v, int32_t v_stride,
+                                   float *z, int32_t z_stride) {
+    if (T < 1 || S < T || hs < 1) return;
+    const int32_t past = S - T;
+    const size_t ps = (size_t)pattern_stride, vs = (size_t)v_stride, zs = (size_t)z_stride;
+    int32_t t0 = 0;
+    for (; t0 + 4 <= T; t0 += 4) pv_group(4, 2, hs, past, t0, pattern + t0 * ps, ps, v, vs, z + t0 * zs, zs);
+    switch (T - t0) {
+    case 3: pv_group(3, 2, hs, past, t0, pattern + t0 * ps, ps, v, vs, z + t0 * zs, zs); break;
+    case 2: pv_group(2, 4, hs, past, t0, pattern + t0 * ps, ps, v, vs, z + t0 * zs, zs); break;
+    case 1: pv_group(1, 4, hs, past, t0, pattern + t0 * ps, ps, v, vs, z + t0 * zs, zs); break;
+    default: break;
+    }
+}
+
+/* -------------------------------------------------------------- fused */
+
+/* Rows t0..t0+MR-1 of z by online softmax over blocks of FUSED_KB keys.
+ * Per row: the running max m and sum l of exp(score - m); z holds the running
+ * sum of exp(score - m) v. A block: its scores (masked keys -inf) into sb,
+ * m_new = max(m, block max), corr = exp(m - m_new) (0 on the first block, 1
+ * when the max stays), sb = exp(sb - m_new), l = l corr + sum(sb),
+ * z = z corr + sb · v (keys in order, the staircase as in pv_tile). At the
+ * end z /= l, as one multiplication by 1 / l. */
+US_INLINE void fused_group(const int MR, const int NV, int32_t hs, int32_t past, int32_t t0,
+                           const float *q, size_t qs, const float *pk, const float *v, size_t vs,
+                           float *z, size_t zs, scale_t scale) {
+    const size_t H = (size_t)hs, pstride = H * 8;
+    const size_t common = (size_t)(past + t0) + 1; /* keys every row of the group sees */
+    const size_t end = common + MR - 1;            /* keys the last row sees */
+    const int NP = MR == 1 ? 2 : 1;
+    float sb[4][FUSED_KB] __attribute__((aligned(16))); /* a block's scores, then weights */
+    const float *pr[4];
+    float m[4], l[4];
+    for (int r = 0; r < MR; r++) {
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+        pr[r] = sb[r];
+        memset(z + r * zs, 0, H * sizeof(float));
+    }
+    for (size_t s0 = 0; s0 < end; s0 += FUSED_KB) {
+        const size_t nk = end - s0 < FUSED_KB ? end - s0 : FUSED_KB; /* keys in this block */
+        const size_t panels = (nk + 7) / 8;
+        /* the block's scores, -inf where masked (keys past a row's limit,
+         * including the packed zeros past S), into sb */
+        v128_t sacc[4][4];
+        for (size_t p = 0; p < panels;) {
+            const int np = NP == 2 && p + 2 <= panels ? 2 : 1;
+            if (np == 2)
+                scores_tile(MR, 2, H, q, qs, pk + (s0 / 8 + p) * pstride, scale, sacc);
+            else
+                scores_tile(MR, 1, H, q, qs, pk + (s0 / 8 + p) * pstride, scale, sacc);
+            for (int r = 0; r < MR; r++) {
+                const int32_t lim = past + t0 + r;
+                for (int i = 0; i < 2 * np; i++) {
+                    v128_t x = sacc[r][i];
+                    const int32_t key0 = (int32_t)(s0 + p * 8) + 4 * i;
+                    if (key0 + 3 > lim) { /* some of these 4 keys are masked */
+                        const v128_t keys = wasm_i32x4_add(wasm_i32x4_splat(key0), wasm_i32x4_make(0, 1, 2, 3));
+                        x = wasm_v128_bitselect(wasm_f32x4_splat(-INFINITY), x,
+                                                wasm_i32x4_gt(keys, wasm_i32x4_splat(lim)));
+                    }
+                    wasm_v128_store(&sb[r][p * 8 + 4 * i], x);
+                }
+            }
+            p += (size_t)np;
+        }
+        /* the softmax update of each row; sb becomes exp(score - m_new) */
+        v128_t vcorr[4];
+        for (int r = 0; r < MR; r++) {
+            v128_t vmax = wasm_v128_load(&sb[r][0]);
+            for (size_t i = 4; i < panels * 8; i += 4) vmax = wasm_f32x4_pmax(vmax, wasm_v128_load(&sb[r][i]));
+            const float bmax = hmax(vmax);
+            const float m_new = bmax > m[r] ? bmax : m[r];
+            const v128_t vm = wasm_f32x4_splat(m_new);
+            vcorr[r] = vexp_nonpos(wasm_f32x4_sub(wasm_f32x4_splat(m[r]), vm));
+            v128_t vsum = wasm_f32x4_splat(0.0f);
+            for (size_t i = 0; i < panels * 8; i += 4) {
+                const v128_t e = vexp_nonpos(wasm_f32x4_sub(wasm_v128_load(&sb[r][i]), vm));
+                wasm_v128_store(&sb[r][i], e);
+                vsum = wasm_f32x4_add(vsum, e);
+            }
+            l[r] = l[r] * wasm_f32x4_extract_lane(vcorr[r], 0) + hsum(vsum);
+            m[r] = m_new;
+        }
+        /* z = z corr + weights · v over the block's keys, in key order */
+        const size_t eb = s0 + nk;                  /* the block's end */
+        const size_t cb = common < eb ? common : eb; /* where its common keys end */
+        const float *vb = v + s0 * vs;
+        v128_t zacc[4][8];
+        size_t j = 0;
+        for (; j + 4u * NV <= H; j += 4u * NV) {
+            for (int r = 0; r < MR; r++)
+                for (int i = 0; i < NV; i++)
+                    zacc[r][i] = wasm_f32x4_mul(wasm_v128_load(z + r * zs + j + 4 * i), vcorr[r]);
+            pv_tile(MR, NV, pr, vb + j, vs, s0, cb, eb, zacc);
+            for (int r = 0; r < MR; r++)
+                for (int i = 0; i < NV; i++) wasm_v128_store(z + r * zs + j + 4 * i, zacc[r][i]);
+        }
+        for (; j + 4 <= H; j += 4) {
+            for (int r = 0; r < MR; r++) zacc[r][0] = wasm_f32x4_mul(wasm_v128_load(z + r * zs + j), vcorr[r]);
+            pv_tile(MR, 1, pr, vb + j, vs, s0, cb, eb, zacc);
+            for (int r = 0; r < MR; r++) wasm_v128_store(z + r * zs + j, zacc[r][0]);
+        }
+        for (; j < H; j++)
+            for (int r = 0; r < MR; r++) {
+                float a = z[r * zs + j] * wasm_f32x4_extract_lane(vcorr[r], 0);
+                const size_t last = common + r < eb ? common + r : eb; /* row r's keys end */
+                for (size_t s = s0; s < last; s++) a += sb[r][s - s0] * v[s * vs + j];
+                z[r * zs + j] = a;
+            }
+    }
+    for (int r = 0; r < MR; r++) {
+        const float inv = 1.0f / l[r];
+        const v128_t vinv = wasm_f32x4_splat(inv);
+        float *zr = z + r * zs;
+        size_t j = 0;
+        for (; j + 4 <= H; j += 4) wasm_v128_store(zr + j, wasm_f32x4_mul(wasm_v128_load(zr + j), vinv));
+        for (; j < H; j++) zr[j] *= inv;
+    }
+}
+
+void us_f32_attention_fused__wasmsimd(int32_t T, int32_t S, int32_t hs, const float *q,
+                                      int32_t q_stride, const float *k, int32_t k_stride,
+                                      const float *v, int32_t v_stride, float *z,
+                                      int32_t z_stride, float *scratch) {
+    if (T < 1 || S < T || hs < 1) return;
+    const int32_t past = S - T;
+    const size_t qs = (size_t)q_stride, vs = (size_t)v_stride, zs = (size_t)z_stride;
+    const scale_t scale = make_scale(hs);
+    pack_keys(S, hs, k, (size_t)k_stride, scratch);
+    int32_t t0 = 0;
+    for (; t0 + 4 <= T; t0 += 4)
+        fused_group(4, 2, hs, past, t0, q + t0 * qs, qs, scratch, v, vs, z + t0 * zs, zs, scale);
+    switch (T - t0) {
+    case 3: fused_group(3, 2, hs, past, t0, q + t0 * qs, qs, scratch, v, vs, z + t0 * zs, zs, scale); break;
+    case 2: fused_group(2, 4, hs, past, t0, q + t0 * qs, qs, scratch, v, vs, z + t0 * zs, zs, scale); break;
+    case 1: fused_group(1, 4, hs, past, t0, q + t0 * qs, qs, scratch, v, vs, z + t0 * zs, zs, scale); break;
+    default: break;
+    }
+}
+
+#else
+typedef int us_f32_attention__wasmsimd_not_built; /* ISO C wants a declaration */
+#endif
