@@ -721,9 +721,9 @@ us_status us_gpt2_loss(us_gpt2_grad *g, const us_gpt2 *m, const int32_t *labels,
             }
             targets[b * T + t] = y;
         }
-    us_crossentropy_forward_backward(NULL, dlogits, g->logits, targets, (int64_t)B * T, V, loss, n_scored);
+    us_status st = us_crossentropy_forward_backward(NULL, dlogits, g->logits, targets, B * T, V, loss, n_scored);
     free(targets);
-    return US_OK;
+    return st == US_OK ? US_OK : us_fail(err, st, "loss: the cross-entropy failed (%s)", us_status_name(st));
 }
 
 /* Reports the gradient at point p if watched (in may be NULL). */
