@@ -265,3 +265,150 @@ export function inductionScores(model, input) {
   }
   return { scores: new Tensor(scores, [L, H]), lossFirst: first / (B * (n - 1)), lossSecond: second / (B * (n - 1)) };
 }
+
+// ---------------------------------------------------------------- attribution
+
+/**
+ * A scalar metric of the logits, as interpretability work uses:
+ * { token, position = -1, baseline } is logit[token] − logit[baseline] (or
+ * logit[token] alone) at `position`, summed over the batch; undefined means
+ * the mean next-token cross-entropy.
+ * @internal
+ */
+function metricOf(model, metric) {
+  const V = model.config.vocab_size;
+  if (metric === undefined) return null;
+  const { token, position = -1, baseline } = metric;
+  for (const [k, v] of [['token', token], ['baseline', baseline]]) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v >= V)) throw new UnsealError('ERR_RANGE', `metric: ${k} ${v} is outside the vocabulary [0, ${V})`);
+  }
+  if (token === undefined) throw new UnsealError('ERR_INVALID_ARG', 'metric: give { token, position?, baseline? }');
+  const pos = (T) => {
+    const p = position < 0 ? T + position : position;
+    if (!Number.isInteger(p) || p < 0 || p >= T) throw new UnsealError('ERR_RANGE', `metric: position ${position} is outside [0, ${T})`);
+    return p;
+  };
+  return {
+    value(logits) {
+      const [B, T] = logits.shape;
+      const p = pos(T);
+      let m = 0;
+      for (let b = 0; b < B; b++) {
+        const off = (b * T + p) * V;
+        m += logits.data[off + token] - (baseline !== undefined ? logits.data[off + baseline] : 0);
+      }
+      return m;
+    },
+    seed(shape) {
+      const [B, T] = shape;
+      const p = pos(T);
+      const g = new Float32Array(B * T * V);
+      for (let b = 0; b < B; b++) {
+        g[(b * T + p) * V + token] += 1;
+        if (baseline !== undefined) g[(b * T + p) * V + baseline] -= 1;
+      }
+      return new Tensor(g, [B, T, V]);
+    },
+  };
+}
+
+/**
+ * Gradient × input: for every point matching `names` (default: the embeddings
+ * and every block's output), Σ over the last dimension of activation ·
+ * d metric / d activation, per position: how much each position's activation
+ * there pushes the metric, to first order.
+ * @returns {{ points: Map<string, Tensor>, metric: number|null }} each [B, T] ([B, T, H] for z)
+ */
+export function gradientTimesInput(model, input, { metric, names = ['transformer->drop', 'transformer->h->*'] } = {}) {
+  needGpt2(model, 'gradientTimesInput');
+  const ids = model._backend.toInput(input);
+  const m = metricOf(model, metric);
+  const { output, cache } = model.runWithCache(ids, { names: withoutSubpoints(names), grads: true, seed: m ? (shape) => m.seed(shape) : undefined });
+  const points = new Map();
+  for (const [name, act] of cache) {
+    if (name.endsWith('_grad')) continue;
+    points.set(name, dotLast(act, cache.get(`${name}_grad`)));
+  }
+  return { points, metric: m ? m.value(output) : null };
+}
+
+/** Keeps only names that are block outputs when a glob like 'transformer->h->*' would match every sub-point. */
+function withoutSubpoints(names) {
+  if (typeof names === 'function' || names instanceof RegExp) return names;
+  const list = Array.isArray(names) ? names : [names];
+  return (n) => list.some((p) => (p === 'transformer->h->*' ? /^transformer->h->\d+$/.test(n) : p.includes('*') ? new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(n) : p === n));
+}
+
+/** Σ over the last dim of a ⊙ b: [..., C] → [...]. */
+function dotLast(a, b) {
+  const C = a.shape.at(-1);
+  const n = a.data.length / C;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let c = 0; c < C; c++) s += a.data[i * C + c] * b.data[i * C + c];
+    out[i] = s;
+  }
+  return new Tensor(out, a.shape.slice(0, -1));
+}
+
+/**
+ * Activation patching and its linear approximation (attribution patching),
+ * from a corrupted run towards a clean one (equal lengths, batch of 1):
+ *   exact[p, t]    = metric(corrupted with point p at position t patched from clean) − metric(corrupted)
+ *   estimate[p, t] = Σ_c (clean − corrupted)[p, t, c] · d metric / d act (at the corrupted run)
+ * Points default to the residual stream before each block and after the last
+ * ('transformer->drop' and every block output); with `heads: true` the
+ * attention z of every layer is patched per head instead (rows l·H + h).
+ * `exact: false` skips the (slower) exact sweep.
+ * @returns {{ rows: string[], estimate: Tensor, exact?: Tensor, clean: number, corrupted: number }} [rows, T]
+ */
+export function attributionPatching(model, clean, corrupted, { metric, heads = false, exact = true } = {}) {
+  needGpt2(model, 'attributionPatching');
+  const cl = model._backend.toInput(clean);
+  const co = model._backend.toInput(corrupted);
+  if (cl.shape[0] !== 1 || co.shape[0] !== 1 || cl.shape[1] !== co.shape[1]) {
+    throw new UnsealError('ERR_SHAPE', `attributionPatching: clean and corrupted must be single prompts of equal length, got [${cl.shape}] and [${co.shape}]`);
+  }
+  const m = metricOf(model, metric);
+  if (!m) throw new UnsealError('ERR_INVALID_ARG', 'attributionPatching: give a metric { token, position?, baseline? }');
+  const { n_layer: L, n_head: H, n_embd: Cd } = model.config;
+  const T = cl.shape[1];
+  const points = heads ? Array.from({ length: L }, (_, l) => `transformer->h->${l}->attn->z`) : ['transformer->drop', ...Array.from({ length: L }, (_, l) => `transformer->h->${l}`)];
+  const rows = heads ? points.flatMap((p, l) => Array.from({ length: H }, (_, h) => `L${l}H${h}`)) : points;
+  const width = heads ? Cd / H : Cd;
+  const cleanRun = model.runWithCache(cl, { names: points });
+  const corrRun = model.runWithCache(co, { names: points, grads: true, seed: (shape) => m.seed(shape) });
+  const estimate = new Float32Array(rows.length * T);
+  points.forEach((p, i) => {
+    const a = cleanRun.cache.get(p).data;
+    const b = corrRun.cache.get(p).data;
+    const g = corrRun.cache.get(`${p}_grad`).data;
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < (heads ? H : 1); h++) {
+        let s = 0;
+        const off = heads ? (t * H + h) * width : t * width;
+        for (let c = 0; c < width; c++) s += (a[off + c] - b[off + c]) * g[off + c];
+        estimate[(heads ? i * H + h : i) * T + t] = s;
+      }
+    }
+  });
+  const base = m.value(corrRun.output);
+  const result = { rows, estimate: new Tensor(estimate, [rows.length, T]), clean: m.value(cleanRun.output), corrupted: base };
+  if (exact) {
+    const ex = new Float32Array(rows.length * T);
+    points.forEach((p, i) => {
+      const src = cleanRun.cache.get(p).data;
+      for (let t = 0; t < T; t++) {
+        for (let h = 0; h < (heads ? H : 1); h++) {
+          const off = heads ? (t * H + h) * width : t * width;
+          const logits = model._run(co, { hooks: [new Hook(p, (ctx, i2, o) => { o.data.set(src.subarray(off, off + width), off); }, '__patch')] });
+          ex[(heads ? i * H + h : i) * T + t] = m.value(logits) - base;
+        }
+      }
+    });
+    model.clearCtx('__patch');
+    result.exact = new Tensor(ex, [rows.length, T]);
+  }
+  return result;
+}

@@ -480,7 +480,8 @@ export class HookedGPT2 extends HookedModel {
   /**
    * runWithCache, with `grads: true` also the gradient of every cached point
    * (as name + '_grad'), from the cross-entropy against `targets` (default:
-   * the input ids themselves, i.e. next-token prediction) or a `seed`.
+   * the input ids themselves, i.e. next-token prediction) or a `seed` (the
+   * logits' gradient, or a function of the logits' shape returning it).
    * Parameter gradients are left as they were.
    */
   runWithCache(input, { names, hooks = [], shape, grads = false, targets, seed } = {}) {
@@ -489,7 +490,8 @@ export class HookedGPT2 extends HookedModel {
     const gradHooks = [...cache.keys()].map((n) => new Hook(n, (ctx, gi, go) => { cache.set(`${n}_grad`, go.clone()); }, `__grad__${n}`));
     const saved = this.#saveParamGrads();
     try {
-      this.backward(seed ?? { loss: 'cross_entropy', targets: targets ?? input }, { hooks: gradHooks });
+      const s = typeof seed === 'function' ? seed([...output.shape]) : seed;
+      this.backward(s ?? { loss: 'cross_entropy', targets: targets ?? input }, { hooks: gradHooks });
     } finally {
       this.#restoreParamGrads(saved);
       for (const h of gradHooks) delete this.saveCtx[h.key];

@@ -13,7 +13,7 @@ export { nn, Module } from './nn.js';
 export { Hook, HookedModel } from './hooked_model.js';
 export { HookedGPT2, PretrainedModule, ActivationPoint, transformerLensAliases } from './gpt2.js';
 export { Tokenizer } from './tokenizer.js';
-export { logitLens, attentionLogitAttribution, previousTokenScores, inductionScores } from './analysis.js';
+export { logitLens, attentionLogitAttribution, previousTokenScores, inductionScores, gradientTimesInput, attributionPatching } from './analysis.js';
 export { Trainer } from './train.js';
 export { parseIndex, gather, scatter } from './indexing.js';
 import * as hooks from './hooks.js';
