@@ -192,6 +192,12 @@ us_tensor *us_module_param(us_module *m, int32_t i);
  * weights) are rebuilt before the next forward. */
 void us_module_params_changed(us_module *m);
 
+/* The gradient of parameter i (same shape), or NULL before any backward
+ * reached the module. Borrowed. */
+float *us_module_param_grad(us_module *m, int32_t i);
+/* Zeroes the parameter gradients of m and everything below it. */
+void us_module_zero_grad(us_module *m);
+
 /* ---------------------------------------------------------------- hooks */
 
 /* The hook mechanism follows ggml's eval callback. For every point the forward
@@ -238,6 +244,18 @@ int32_t us_model_find_point(const us_model *model, const char *name);
  * On error the model stays usable. */
 us_status us_model_forward(us_model *model, const us_tensor *input, us_tensor *output,
                            us_hook_fn hook, void *user, us_error *err);
+
+/* As us_model_forward, and records the calls so that us_model_backward can
+ * run; the activations stay in the arena until the next forward. */
+us_status us_model_forward_train(us_model *model, const us_tensor *input, us_tensor *output, us_hook_fn hook,
+                                 void *user, us_error *err);
+/* Backpropagates dout (borrowed, shaped like the last output) through the
+ * recorded forward: parameter gradients accumulate (us_module_param_grad),
+ * and the hook sees US_HOOK_GRAD_* at every watched point, children before
+ * their Sequential. *input_grad (may be NULL) becomes a view of the gradient
+ * of a float input (data NULL for token ids), valid until the next forward. */
+us_status us_model_backward(us_model *model, const float *dout, us_tensor *input_grad, us_hook_fn hook, void *user,
+                            us_error *err);
 
 /* ---------------------------------------------------------------- GPT-2 */
 

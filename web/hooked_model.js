@@ -143,6 +143,12 @@ class TreeBackend {
     return C.usw_model_forward(this.ptr, inDesc, outDesc, handle, errPtr);
   }
 
+  runTrain(inDesc, outDesc, handle, errPtr) {
+    const status = C.usw_model_forward_train(this.ptr, inDesc, outDesc, handle, errPtr);
+    this.trainShape = status === 0 ? readTensorDesc(outDesc).shape : null;
+    return status;
+  }
+
   free() {
     C.usw_model_free(this.ptr);
     this.ptr = 0;
@@ -231,8 +237,62 @@ export class HookedModel {
    * @param {Tensor|{data, shape}|Float32Array|Int32Array|number[]} input
    * @param {{hooks?: Hook[], shape?: number[]}} [options]
    */
-  forward(input, { hooks = [], shape } = {}) {
-    return this._run(input, { hooks, shape });
+  forward(input, { hooks = [], shape, grad = false } = {}) {
+    return this._run(input, { hooks, shape, train: grad });
+  }
+
+  /**
+   * Backpropagates `seed`, the gradient of the last forward({ grad: true })'s
+   * output (a Tensor or Float32Array shaped like it), accumulating into the
+   * parameter gradients (zeroGrad() resets them). Backward hooks:
+   * func(saveCtx, gradInput, gradOutput, info), children before their
+   * Sequential; editing or returning gradInput changes what flows upstream.
+   * @returns {{ inputGrad: Tensor | null }} the input's gradient (null for token ids)
+   */
+  backward(seed, { hooks = [] } = {}) {
+    const backend = this._backend;
+    if (!backend.trainShape) throw new UnsealError('ERR_INVALID_ARG', 'backward: run model.forward(input, { grad: true }) first');
+    const shape = backend.trainShape;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = seed instanceof Tensor ? seed.data : seed;
+    if (!(data instanceof Float32Array) || data.length !== n || (seed instanceof Tensor && seed.shape.join() !== shape.join())) {
+      throw new UnsealError('ERR_SHAPE', `backward: the seed must be the output's gradient, a Tensor [${shape.join(', ')}] or a Float32Array of ${n}`);
+    }
+    const dout = malloc(4 * n || 4, 'the output gradient');
+    const gradDesc = malloc(TENSOR_BYTES, 'a tensor descriptor');
+    try {
+      heap().f32.set(data, dout >> 2);
+      this._withGradHooks(hooks, (handle, errPtr) => C.usw_model_backward(backend.ptr, dout, gradDesc, handle, errPtr));
+      const g = readTensorDesc(gradDesc);
+      if (!g.data) return { inputGrad: null };
+      const m = g.shape.reduce((a, b) => a * b, 1);
+      return { inputGrad: new Tensor(heap().f32.slice(g.data >> 2, (g.data >> 2) + m), g.shape) };
+    } finally {
+      C.usw_free(dout);
+      C.usw_free(gradDesc);
+    }
+  }
+
+  /** {name: Tensor} copies of every parameter's gradient, named as stateDict() (zeros before any backward). */
+  grads() {
+    this.#check();
+    const out = {};
+    const walk = (m, prefix) => {
+      m._params().forEach((p, i) => {
+        const n = p.shape.reduce((a, b) => a * b, 1);
+        const g = C.usw_module_param_grad(m._handle, i);
+        out[prefix + p.name] = new Tensor(g ? heap().f32.slice(g >> 2, (g >> 2) + n) : new Float32Array(n), p.shape);
+      });
+      for (const [name, c] of m.namedChildren) walk(c, `${prefix}${name}.`);
+    };
+    walk(this.model, '');
+    return out;
+  }
+
+  /** Sets every parameter gradient to zero. */
+  zeroGrad() {
+    this.#check();
+    C.usw_module_zero_grad(this.model._handle);
   }
 
   /**

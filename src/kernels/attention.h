@@ -49,9 +49,12 @@
  *                sum_s pattern[t, s] |v[s, j]| (the scale of z[t, j] before
  *                cancellation); the tests require 1e-6.
  * The SIMD128 softmax uses a polynomial exp (XNNPACK's rr2-p5, about 1-2 ulp,
- * exactly 1 at 0, exactly 0 below -87.3) and sums in 4 lanes: it agrees with
- * the scalar reference (libm expf, sequential sum) to ~1e-6 relative per
- * entry, not bit for bit. No -ffast-math, no FMA.
+ * exactly 1 at 0, exactly 0 below -87.3) and sums in 4 lanes: per entry it is
+ * within (|x - max| + 8 + sqrt(n)) 2^-24 relative of the exact softmax of the
+ * same float scores (n unmasked entries; the |x - max| comes from rounding
+ * x - max to float, as in every f32 softmax), not bit for bit the scalar
+ * reference, whose single sequential sum drifts more (up to ~n/2 ulp).
+ * No -ffast-math, no FMA.
  *
  * Kernels are chosen at compile time (see attention.c): SIMD128 when built
  * with -msimd128 (or natively with -DUS_SIMDE through SIMDe, for the

@@ -71,6 +71,45 @@ void us_f32_gemm_nt__scalar(int32_t M, int32_t N, int32_t K, const float *A, int
                             const float *W, int32_t ldw, const float *bias, float *C,
                             int32_t ldc);
 
+/* ------------------------------------------------------ f16-stored weights
+ *
+ * The same pack with its panels stored as IEEE binary16 ("half"): half the
+ * memory, and half the bytes to stream per product, which is what bounds
+ * M = 1 (one-token decode, each weight read once). W is ROUNDED ONCE, AT
+ * PACKING, to the nearest half, ties to even (|w| >= 65520 becomes inf,
+ * |w| <= 2^-25 becomes 0, |w| < 2^-14 a subnormal half: the relative error of
+ * a normal weight is at most 2^-11, about 4.9e-4). Products then widen each
+ * half exactly to f32 inside the micro-kernel and compute in f32 like the f32
+ * pack, under the same contract: us_gemm_f32 over an f16 pack agrees with the
+ * f32 reference run on the rounded weights (us_gemm_weights_unpack returns
+ * them) to rounding error (today bit for bit). Use and free the pack like any
+ * other (us_gemm_f32, us_gemm_weights_free). */
+
+/* An owned f16 pack of W [N, K] (rows K floats apart), or NULL on OOM or when
+ * N or K is negative. W is borrowed for the call only. */
+us_gemm_weights *us_gemm_weights_new_f16(const float *W, int32_t N, int32_t K);
+
+/* The same f16 pack made from Wᵀ [K, N] (rows ldw >= N floats apart). */
+us_gemm_weights *us_gemm_weights_new_kn_f16(const float *Wt, int32_t N, int32_t K, int32_t ldw);
+
+/* 1 when the pack stores f16, 0 for f32. */
+int us_gemm_weights_is_f16(const us_gemm_weights *w);
+
+/* Bytes of packed weights (ceil(N / 8) * 8 * K values of 4 or 2 bytes). */
+size_t us_gemm_weights_bytes(const us_gemm_weights *w);
+
+/* Writes the weights as the products use them into W [N, K] (rows ldw >= K
+ * floats apart): for an f32 pack, W itself; for an f16 pack, the rounded
+ * halves widened to f32. */
+void us_gemm_weights_unpack(const us_gemm_weights *w, float *W, int32_t ldw);
+
+/* Exact scalar conversions: f32 -> f16 rounds to nearest, ties to even (NaN
+ * stays NaN: quiet, the top 9 payload bits kept); f16 -> f32 is exact for
+ * every half (subnormals, inf and NaN payloads included). Integer code: no
+ * dependence on FPU modes. */
+uint16_t us_f32_to_f16(float f);
+float us_f16_to_f32(uint16_t h);
+
 /* Name of the kernel us_gemm_f32 uses in this build, e.g.
  * "f32_gemm_4x8__wasmsimd". Static storage. */
 const char *us_gemm_kernel_name(void);
@@ -121,6 +160,35 @@ void us_f32_gemm_ukernel_2x8__wasmsimd(size_t mr, size_t nc, size_t kc, const fl
 void us_f32_gemm_ukernel_1x8__wasmsimd(size_t mr, size_t nc, size_t kc, const float *a,
                                        size_t a_stride, const float *w, const float *bias,
                                        float *c, size_t c_stride);
+#endif
+
+/* F16 panels: the same layout with halves in place of floats (16 bytes per k,
+ * 8 columns). The kernels' contract is the f32 one above, with w an f16 panel
+ * of kc x 8 halves; each half is widened exactly to f32 before use. */
+typedef void (*us_f32_f16w_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a,
+                                            size_t a_stride, const uint16_t *w, const float *bias,
+                                            float *c, size_t c_stride);
+
+void us_f32_f16w_gemm_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kc, const float *a,
+                                          size_t a_stride, const uint16_t *w, const float *bias,
+                                          float *c, size_t c_stride);
+#if defined(US_GEMM_HAVE_WASMSIMD)
+/* Exact for every half, inf and NaN included. */
+void us_f32_f16w_gemm_ukernel_4x8__wasmsimd(size_t mr, size_t nc, size_t kc, const float *a,
+                                            size_t a_stride, const uint16_t *w, const float *bias,
+                                            float *c, size_t c_stride);
+void us_f32_f16w_gemm_ukernel_1x8__wasmsimd(size_t mr, size_t nc, size_t kc, const float *a,
+                                            size_t a_stride, const uint16_t *w, const float *bias,
+                                            float *c, size_t c_stride);
+/* Faster; exact for finite halves only: the panel must hold no inf or NaN. */
+void us_f32_f16w_gemm_ukernel_4x8__wasmsimd_finite(size_t mr, size_t nc, size_t kc,
+                                                   const float *a, size_t a_stride,
+                                                   const uint16_t *w, const float *bias, float *c,
+                                                   size_t c_stride);
+void us_f32_f16w_gemm_ukernel_1x8__wasmsimd_finite(size_t mr, size_t nc, size_t kc,
+                                                   const float *a, size_t a_stride,
+                                                   const uint16_t *w, const float *bias, float *c,
+                                                   size_t c_stride);
 #endif
 
 #ifdef __cplusplus

@@ -12,14 +12,26 @@
 #include "core/arena.h"
 #include "nn/module_internal.h"
 #include "ops/ops.h"
+#include "ops/ops_backward.h"
 
 typedef struct point_ref {
     const us_module *module;
     int32_t point;
 } point_ref;
 
+/* One module call of a recorded forward, in call (pre-)order. */
+typedef struct tape_entry {
+    us_module *module;
+    int32_t point; /* -1 for the root */
+    us_tensor in, out;
+} tape_entry;
+
 struct us_model {
     us_module *root;      /* one reference */
+    tape_entry *tape;     /* the recorded forward (owned), n_tape entries */
+    int32_t n_tape, cap_tape;
+    int recording, recorded;
+    us_tensor last_input; /* of the recorded forward */
     int32_t n_points;
     us_module **modules;  /* [n_points], borrowed from the tree */
     char **names;         /* [n_points], owned */
@@ -134,6 +146,7 @@ void us_model_free(us_model *model) {
     free(model->names);
     free(model->modules);
     free(model->by_module);
+    free(model->tape);
     us_arena_free(&model->arena);
     us_module_release(model->root);
     free(model);
@@ -353,9 +366,23 @@ static us_status compute(run_ctx *r, us_module *m, const us_tensor *in, us_tenso
 
 static us_status run_module(run_ctx *r, us_module *m, const us_tensor *in, us_tensor *out) {
     int32_t pt = find_point(r->model, m);
+    us_model *model = r->model;
+    int32_t entry = -1;
+    if (model->recording) { /* record the call now (pre-order); its output on return */
+        if (model->n_tape == model->cap_tape) {
+            int32_t cap = model->cap_tape ? model->cap_tape * 2 : 32;
+            tape_entry *t = realloc(model->tape, sizeof *t * (size_t)cap);
+            if (!t) return us_fail(r->err, US_ERR_OOM, "forward: out of memory recording the calls");
+            model->tape = t;
+            model->cap_tape = cap;
+        }
+        entry = model->n_tape++;
+        model->tape[entry] = (tape_entry){m, pt, *in, *in};
+    }
     /* Ask first: an unwatched point costs one call and nothing else. */
     int watched = pt >= 0 && r->hook && r->hook(r->user, pt, US_HOOK_ASK, NULL, NULL);
     us_status s = compute(r, m, in, out);
+    if (s == US_OK && entry >= 0) model->tape[entry].out = *out;
     if (s != US_OK || !watched) return s;
     if (r->hook(r->user, pt, US_HOOK_OBSERVE, in, out) != 0)
         return us_fail(r->err, US_ERR_HOOK, "the hook at layer '%s' stopped the forward",
@@ -374,5 +401,198 @@ us_status us_model_forward(us_model *model, const us_tensor *input, us_tensor *o
             return us_fail(err, US_ERR_SHAPE, "forward: input dimension %d is negative", (int)i);
     us_arena_reset(&model->arena);
     run_ctx r = {model, hook, user, err};
-    return run_module(&r, model->root, input, output);
+    model->recorded = 0;
+    model->n_tape = 0;
+    us_tensor in_copy = *input;
+    if (model->recording) { /* the backward reads the input later: keep our own copy */
+        size_t bytes = (size_t)us_tensor_numel(input) * us_dtype_size(input->dtype);
+        void *data = us_arena_alloc(&model->arena, bytes ? bytes : 1);
+        if (!data) return us_fail(err, US_ERR_OOM, "forward: out of memory copying the input");
+        if (bytes) memcpy(data, input->data, bytes);
+        in_copy.data = data;
+        input = &in_copy;
+    }
+    us_status s = run_module(&r, model->root, input, output);
+    if (s == US_OK && model->recording) {
+        model->recorded = 1;
+        model->last_input = *input;
+    }
+    return s;
+}
+
+us_status us_model_forward_train(us_model *model, const us_tensor *input, us_tensor *output, us_hook_fn hook,
+                                 void *user, us_error *err) {
+    if (!model) return us_fail(err, US_ERR_INVALID_ARG, "forward: NULL model");
+    model->recording = 1;
+    us_status s = us_model_forward(model, input, output, hook, user, err);
+    model->recording = 0;
+    return s;
+}
+
+/* ---------------------------------------------------------------- backward */
+
+/* The gradient buffers of a backward, one per distinct activation buffer
+ * (modules that return their input, like Identity, share their input's). */
+typedef struct grad_slot {
+    const void *data;
+    float *grad;
+} grad_slot;
+
+typedef struct bwd_ctx {
+    us_model *model;
+    grad_slot *slots;
+    int32_t n_slots, cap_slots;
+    us_error *err;
+} bwd_ctx;
+
+static float *slot_find(bwd_ctx *b, const void *data) {
+    for (int32_t i = b->n_slots - 1; i >= 0; i--)
+        if (b->slots[i].data == data) return b->slots[i].grad;
+    return NULL;
+}
+
+/* The gradient of the activation at `data` (n floats), zeroed on creation. */
+static float *slot_get(bwd_ctx *b, const void *data, int64_t n) {
+    float *g = slot_find(b, data);
+    if (g) return g;
+    if (b->n_slots == b->cap_slots) {
+        int32_t cap = b->cap_slots ? b->cap_slots * 2 : 32;
+        grad_slot *s = realloc(b->slots, sizeof *s * (size_t)cap);
+        if (!s) return NULL;
+        b->slots = s;
+        b->cap_slots = cap;
+    }
+    g = us_arena_alloc(&b->model->arena, sizeof(float) * (size_t)(n ? n : 1));
+    if (!g) return NULL;
+    memset(g, 0, sizeof(float) * (size_t)n);
+    b->slots[b->n_slots++] = (grad_slot){data, g};
+    return g;
+}
+
+static float *param_grad(us_module *m, int32_t i) {
+    if (!m->grads[i]) m->grads[i] = calloc((size_t)us_tensor_numel(&m->params[i]), sizeof(float));
+    return m->grads[i];
+}
+
+/* din (zeroed, numel(in)) += the module's backward of gout; parameters'
+ * gradients accumulate. Leaf modules only. */
+static us_status leaf_backward(bwd_ctx *b, const tape_entry *e, const float *gout, float *din) {
+    us_module *m = e->module;
+    const us_tensor *in = &e->in, *out = &e->out;
+    const int64_t n = us_tensor_numel(in);
+    switch (m->kind) {
+    case US_MOD_LINEAR: {
+        float *gw = param_grad(m, 0), *gb = m->n_params > 1 ? param_grad(m, 1) : NULL;
+        if (!gw || (m->n_params > 1 && !gb)) return us_fail(b->err, US_ERR_OOM, "backward: out of memory");
+        return us_matmul_backward(din, gw, gb, gout, in->data, m->params[0].data, (int32_t)(n / m->in_features),
+                                  m->in_features, m->out_features, US_W_NK);
+    }
+    case US_MOD_RELU: us_relu_backward(din, in->data, gout, n); return US_OK;
+    case US_MOD_GELU: us_gelu_erf_backward(din, in->data, gout, n); return US_OK;
+    case US_MOD_GELU_TANH: us_gelu_tanh_backward(din, in->data, gout, n); return US_OK;
+    case US_MOD_TANH: us_tanh_backward(din, out->data, gout, n); return US_OK;
+    case US_MOD_SIGMOID: us_sigmoid_backward(din, out->data, gout, n); return US_OK;
+    case US_MOD_SOFTMAX: {
+        int32_t nd = in->ndim ? in->ndim : 1;
+        int32_t d = m->dim < 0 ? m->dim + nd : m->dim;
+        int64_t outer = 1, inner = 1;
+        int32_t dim = in->ndim ? in->shape[d] : 1;
+        for (int32_t i = 0; i < d; i++) outer *= in->shape[i];
+        for (int32_t i = d + 1; i < in->ndim; i++) inner *= in->shape[i];
+        us_softmax_backward(din, out->data, gout, outer, dim, inner);
+        return US_OK;
+    }
+    case US_MOD_LAYERNORM: {
+        const int32_t C = m->normalized_shape;
+        const int64_t rows = n / C;
+        float *tmp = us_arena_alloc(&b->model->arena, sizeof(float) * (size_t)(n + 2 * rows + 1));
+        float *gw = m->affine ? param_grad(m, 0) : NULL, *gb = m->affine ? param_grad(m, 1) : NULL;
+        if (!tmp || (m->affine && (!gw || !gb))) return us_fail(b->err, US_ERR_OOM, "backward: out of memory");
+        float *mean = tmp + n, *rstd = mean + rows;
+        const float *w = m->affine ? m->params[0].data : NULL, *bias = m->affine ? m->params[1].data : NULL;
+        us_layernorm_forward_stats(tmp, mean, rstd, in->data, w, bias, rows, C, m->eps);
+        us_layernorm_backward(din, gw, gb, gout, in->data, w, mean, rstd, rows, C);
+        return US_OK;
+    }
+    case US_MOD_EMBEDDING: {
+        float *gw = param_grad(m, 0);
+        if (!gw) return us_fail(b->err, US_ERR_OOM, "backward: out of memory");
+        us_embedding_backward(gw, in->data, n, gout, m->dim);
+        return US_OK;
+    }
+    default:
+        return US_OK;
+    }
+}
+
+us_status us_model_backward(us_model *model, const float *dout, us_tensor *input_grad, us_hook_fn hook, void *user,
+                            us_error *err) {
+    if (!model || !dout) return us_fail(err, US_ERR_INVALID_ARG, "backward: NULL argument");
+    if (!model->recorded || model->n_tape == 0)
+        return us_fail(err, US_ERR_INVALID_ARG, "backward: run a forward with gradients (grad: true) first");
+    bwd_ctx b = {model, NULL, 0, 0, err};
+    us_status st = US_OK;
+    uint8_t *watched = us_arena_alloc(&model->arena, (size_t)model->n_points + 1);
+    if (!watched) return us_fail(err, US_ERR_OOM, "backward: out of memory");
+    for (int32_t p = 0; p < model->n_points; p++)
+        watched[p] = hook && hook(user, p, US_HOOK_GRAD_ASK, NULL, NULL) ? 1 : 0;
+    const tape_entry *root = &model->tape[0];
+    float *g0 = slot_get(&b, root->out.data, us_tensor_numel(&root->out));
+    if (!g0) {
+        free(b.slots);
+        return us_fail(err, US_ERR_OOM, "backward: out of memory");
+    }
+    memcpy(g0, dout, sizeof(float) * (size_t)us_tensor_numel(&root->out));
+
+    for (int32_t i = model->n_tape - 1; i >= 0 && st == US_OK; i--) {
+        const tape_entry *e = &model->tape[i];
+        us_module *m = e->module;
+        const int64_t n_in = us_tensor_numel(&e->in), n_out = us_tensor_numel(&e->out);
+        float *gout = slot_get(&b, e->out.data, n_out);
+        if (!gout) {
+            st = us_fail(err, US_ERR_OOM, "backward: out of memory");
+            break;
+        }
+        us_tensor tout = e->out, tin = e->in;
+        tout.data = gout;
+        tout.dtype = US_F32;
+        const int passthrough = m->kind == US_MOD_SEQUENTIAL || m->kind == US_MOD_IDENTITY || m->kind == US_MOD_DROPOUT;
+        const int ids_input = e->in.dtype != US_F32;
+        float *din = NULL;
+        if (passthrough) {
+            din = ids_input ? NULL : slot_get(&b, e->in.data, n_in); /* children already added into it */
+        } else if (!ids_input) {
+            din = us_arena_alloc(&model->arena, sizeof(float) * (size_t)(n_in ? n_in : 1));
+            if (!din) {
+                st = us_fail(err, US_ERR_OOM, "backward: out of memory");
+                break;
+            }
+            memset(din, 0, sizeof(float) * (size_t)n_in);
+        }
+        if (!passthrough) st = leaf_backward(&b, e, gout, din);
+        if (st != US_OK) break;
+        if (din) {
+            tin.data = din;
+            tin.dtype = US_F32;
+        }
+        if (e->point >= 0 && watched[e->point] &&
+            hook(user, e->point, US_HOOK_GRAD_OBSERVE, din ? &tin : NULL, &tout) != 0) {
+            st = us_fail(err, US_ERR_HOOK, "the backward hook at layer '%s' stopped the backward", model->names[e->point]);
+            break;
+        }
+        if (!passthrough && din) { /* flow on into the input's gradient */
+            float *gin = slot_get(&b, e->in.data, n_in);
+            if (!gin) {
+                st = us_fail(err, US_ERR_OOM, "backward: out of memory");
+                break;
+            }
+            for (int64_t k = 0; k < n_in; k++) gin[k] += din[k];
+        }
+    }
+    if (st == US_OK && input_grad) {
+        *input_grad = model->last_input;
+        input_grad->data = model->last_input.dtype == US_F32 ? slot_find(&b, model->last_input.data) : NULL;
+    }
+    free(b.slots);
+    return st;
 }

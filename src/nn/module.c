@@ -101,7 +101,10 @@ void us_module_release(us_module *m) {
     if (!m || --m->refcount > 0) return;
     for (int32_t i = 0; i < m->n_children; i++) us_module_release(m->children[i]);
     free(m->children);
-    for (int32_t i = 0; i < m->n_params; i++) free(m->params[i].data);
+    for (int32_t i = 0; i < m->n_params; i++) {
+        free(m->params[i].data);
+        free(m->grads[i]);
+    }
     us_gemm_weights_free(m->packed);
     free(m);
 }
@@ -176,3 +179,13 @@ us_tensor *us_module_param(us_module *m, int32_t i) {
 }
 
 void us_module_params_changed(us_module *m) { m->version++; }
+
+float *us_module_param_grad(us_module *m, int32_t i) {
+    return (i >= 0 && i < m->n_params) ? m->grads[i] : NULL;
+}
+
+void us_module_zero_grad(us_module *m) {
+    for (int32_t i = 0; i < m->n_params; i++)
+        if (m->grads[i]) memset(m->grads[i], 0, sizeof(float) * (size_t)us_tensor_numel(&m->params[i]));
+    for (int32_t i = 0; i < m->n_children; i++) us_module_zero_grad(m->children[i]);
+}

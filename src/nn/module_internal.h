@@ -27,6 +27,10 @@ struct us_module {
     us_gemm_weights *packed;
     uint32_t version, packed_version;
 
+    /* Parameter gradients, same shapes as params; allocated by the first
+     * backward that reaches the module, accumulated until zeroed. */
+    float *grads[2];
+
     /* Sequential's children, each holding one reference. */
     us_module **children;
     int32_t n_children, cap_children;

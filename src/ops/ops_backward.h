@@ -19,8 +19,9 @@
  *
  * Ops built on the GEMM (matmul, attention) come twice: the fast path through
  * us_gemm_f32 (src/kernels/gemm.h), and `__scalar`, plain loops kept forever
- * as its oracle. Both sum every product in the same order today, but only
- * agreement to rounding error is promised (tests/c/test_backward.c). */
+ * as its oracle. Only agreement to rounding error is promised
+ * (tests/c/test_backward.c); today the matmul's two paths sum every product
+ * in the same order and agree bit for bit, the attention's do not. */
 #ifndef US_OPS_BACKWARD_H
 #define US_OPS_BACKWARD_H
 #include <stdint.h>

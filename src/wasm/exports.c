@@ -253,3 +253,15 @@ USW_EXPORT(usw_lr_cosine_warmup) float usw_lr_cosine_warmup(int32_t step, int32_
                                                             float lr_min) {
     return us_lr_cosine_warmup(step, warmup, total, lr_max, lr_min);
 }
+
+/* ------------------------------------------------------------ module-model gradients */
+USW_EXPORT(usw_model_forward_train) int32_t usw_model_forward_train(us_model *m, const us_tensor *in, us_tensor *out,
+                                                                    int32_t handle, us_error *e) {
+    return us_model_forward_train(m, in, out, handle ? relay : NULL, (void *)(intptr_t)handle, e);
+}
+USW_EXPORT(usw_model_backward) int32_t usw_model_backward(us_model *m, const float *dout, us_tensor *input_grad,
+                                                          int32_t handle, us_error *e) {
+    return us_model_backward(m, dout, input_grad, handle ? relay : NULL, (void *)(intptr_t)handle, e);
+}
+USW_EXPORT(usw_module_param_grad) float *usw_module_param_grad(us_module *m, int32_t i) { return us_module_param_grad(m, i); }
+USW_EXPORT(usw_module_zero_grad) void usw_module_zero_grad(us_module *m) { us_module_zero_grad(m); }
