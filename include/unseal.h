@@ -408,6 +408,12 @@ typedef struct us_safetensors {
  * section, not overlapping, and covering it without gaps. On failure `*st` is
  * left empty and err names the tensor or offset at fault. */
 us_status us_safetensors_parse(const uint8_t *buf, size_t len, us_safetensors *st, us_error *err);
+/* The same validation from the header alone: `buf` holds the first `avail`
+ * bytes (at least 8 + the header length) of a file of `file_len` bytes.
+ * Offsets are checked against file_len; `data` is NULL unless the whole file
+ * was given. For copying tensors straight from a file to their destination. */
+us_status us_safetensors_parse_header(const uint8_t *buf, size_t avail, uint64_t file_len, us_safetensors *st,
+                                      us_error *err);
 void us_safetensors_free(us_safetensors *st);
 /* Index of the entry called `name`, or -1. */
 int32_t us_safetensors_find(const us_safetensors *st, const char *name);

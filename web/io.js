@@ -52,17 +52,24 @@ export async function readBytes(src, { signal } = {}) {
 }
 
 /**
- * A safetensors file parsed by the C reader, its bytes copied into wasm memory.
+ * A safetensors file validated by the C reader from its header; tensors are
+ * then copied straight from the file's bytes (JS memory) to their
+ * destination in wasm memory, so a file is never held twice in wasm.
  * Call free() when done.
  */
 export class SafetensorsFile {
   constructor(bytes, fileName = 'safetensors') {
     this.fileName = fileName;
-    this.bufPtr = malloc(bytes.length, fileName);
-    heap().u8.set(bytes, this.bufPtr);
+    this.bytes = bytes;
+    const n = bytes.length >= 8 ? Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)) : 0;
+    // Give C the header (or the whole file when it is shorter than its
+    // header claims: then C reports the truncation).
+    const avail = Math.min(bytes.length, 8 + (Number.isSafeInteger(n) ? n : bytes.length));
+    this.bufPtr = malloc(avail || 1, fileName);
+    heap().u8.set(bytes.subarray(0, avail), this.bufPtr);
     const err = new ErrorSlot();
     try {
-      this.st = C.usw_st_parse(this.bufPtr, bytes.length, err.ptr);
+      this.st = C.usw_st_parse_header(this.bufPtr, avail, bytes.length, err.ptr);
       if (!this.st) err.check(heap().i32[err.ptr >> 2] || 5, `${fileName}: `);
     } catch (e) {
       C.usw_free(this.bufPtr);
@@ -70,35 +77,56 @@ export class SafetensorsFile {
     } finally {
       err.free();
     }
+    this.dataStart = C.usw_st_data_offset(this.st);
     this.entries = [];
-    const n = C.usw_st_count(this.st);
-    for (let i = 0; i < n; i++) {
+    const count = C.usw_st_count(this.st);
+    for (let i = 0; i < count; i++) {
       const p = C.usw_st_entry(this.st, i);
       const m = heap().i32;
       const ndim = m[(p + 8) >> 2];
       const shape = [];
       for (let d = 0; d < ndim; d++) shape.push(m[((p + 12) >> 2) + d]);
-      this.entries.push({ index: i, name: readCString(m[p >> 2]), dtype: DTYPES[m[(p + 4) >> 2]], shape });
+      // begin/end are u64 (< 2^53 after validation against the file length)
+      const u64 = (off) => (m[(p + off) >> 2] >>> 0) + (m[(p + off + 4) >> 2] >>> 0) * 4294967296;
+      this.entries.push({ index: i, name: readCString(m[p >> 2]), dtype: DTYPES[m[(p + 4) >> 2]], shape, begin: u64(48), end: u64(56) });
     }
     const meta = readCString(C.usw_st_metadata(this.st));
     this.metadata = meta ? JSON.parse(meta) : {};
   }
 
+  /** The raw bytes of entry i (a view of the file). */
+  raw(i) {
+    const e = this.entries[i];
+    return this.bytes.subarray(this.dataStart + e.begin, this.dataStart + e.end);
+  }
+
   /** Widens entry i (F32/F16/BF16) into numel floats at wasm address dst. */
   readF32Into(i, dst) {
-    const status = C.usw_st_read_f32(this.st, i, dst);
-    if (status !== 0) throw new UnsealError('ERR_DTYPE', `${this.fileName}: tensor '${this.entries[i].name}' has dtype ${this.entries[i].dtype}, which cannot be read as float32`);
+    const e = this.entries[i];
+    if (!['F32', 'F16', 'BF16'].includes(e.dtype)) {
+      throw new UnsealError('ERR_DTYPE', `${this.fileName}: tensor '${e.name}' has dtype ${e.dtype}, which cannot be read as float32`);
+    }
+    const src = this.raw(i);
+    if (e.dtype === 'F32') {
+      heap().u8.set(src, dst);
+      return;
+    }
+    const tmp = malloc(src.length || 1, e.name);
+    try {
+      heap().u8.set(src, tmp);
+      const status = C.usw_convert_to_f32(dst, tmp, DTYPES.indexOf(e.dtype), src.length / 2);
+      if (status !== 0) throw new UnsealError('ERR_DTYPE', `${this.fileName}: cannot widen '${e.name}' (${e.dtype})`);
+    } finally {
+      C.usw_free(tmp);
+    }
   }
 
   /** Entry i as a JS-owned Float32Array (or Int32Array for I32). */
   read(i) {
     const e = this.entries[i];
     const n = e.shape.reduce((a, b) => a * b, 1);
-    if (e.dtype === 'I32') {
-      const off = C.usw_st_data_offset(this.st) + (heap().i32[(C.usw_st_entry(this.st, i) + 48) >> 2] >>> 0);
-      return new Int32Array(heap().u8.slice(this.bufPtr + off, this.bufPtr + off + 4 * n).buffer);
-    }
-    const dst = malloc(4 * n, e.name);
+    if (e.dtype === 'I32') return new Int32Array(this.raw(i).slice().buffer);
+    const dst = malloc(4 * n || 4, e.name);
     try {
       this.readF32Into(i, dst);
       return heap().f32.slice(dst >> 2, (dst >> 2) + n);

@@ -330,10 +330,27 @@ static us_status us_st_check_table(const us_safetensors *st, us_error *err) {
     return s;
 }
 
+/* The parser behind both entry points: buf holds `avail` bytes of a file of
+ * `len` bytes (avail == len for a whole file; at least the header otherwise). */
+static us_status parse_impl(const uint8_t *buf, size_t avail, size_t len, us_safetensors *st, us_error *err);
+
 us_status us_safetensors_parse(const uint8_t *buf, size_t len, us_safetensors *st, us_error *err) {
+    return parse_impl(buf, len, len, st, err);
+}
+
+us_status us_safetensors_parse_header(const uint8_t *buf, size_t avail, uint64_t file_len, us_safetensors *st,
+                                      us_error *err) {
+    if (file_len > SIZE_MAX) return us_fail(err, US_ERR_FORMAT, "file of %llu bytes is too large", (us_ull)file_len);
+    if (avail > file_len) avail = (size_t)file_len;
+    return parse_impl(buf, avail, (size_t)file_len, st, err);
+}
+
+static us_status parse_impl(const uint8_t *buf, size_t avail, size_t len, us_safetensors *st, us_error *err) {
     if (!st) return us_fail(err, US_ERR_INVALID_ARG, "us_safetensors_parse: st is NULL");
     memset(st, 0, sizeof *st);
-    if (!buf && len) return us_fail(err, US_ERR_INVALID_ARG, "us_safetensors_parse: buf is NULL");
+    if (!buf && avail) return us_fail(err, US_ERR_INVALID_ARG, "us_safetensors_parse: buf is NULL");
+    if (avail < 8 && avail < len)
+        return us_fail(err, US_ERR_INVALID_ARG, "safetensors header: give at least the first 8 bytes");
     if (len < 8)
         return us_fail(err, US_ERR_FORMAT,
                        "file is %zu bytes, shorter than the 8-byte header length prefix", len);
@@ -349,6 +366,9 @@ us_status us_safetensors_parse(const uint8_t *buf, size_t len, us_safetensors *s
                        "header length %llu is larger than the %llu bytes after the 8-byte prefix "
                        "(file truncated?)",
                        (us_ull)n, (us_ull)(len - 8));
+    if (8 + n > avail)
+        return us_fail(err, US_ERR_INVALID_ARG, "safetensors header: give the first %llu bytes (the header), got %zu",
+                       (us_ull)(8 + n), avail);
     const char *text = (const char *)buf + 8;
     size_t hlen = (size_t)n;
     size_t bad = us_utf8_invalid_at((const uint8_t *)text, hlen);
@@ -383,7 +403,7 @@ us_status us_safetensors_parse(const uint8_t *buf, size_t len, us_safetensors *s
     }
 
     st->header_len = n;
-    st->data = buf + 8 + hlen;
+    st->data = avail == len ? buf + 8 + hlen : NULL; /* NULL: only the header was given */
     st->data_len = (uint64_t)(len - 8 - hlen);
     if (root.n > INT32_MAX) {
         s = us_fail(err, US_ERR_FORMAT, "header lists %zu tensors, more than 2^31-1", root.n);

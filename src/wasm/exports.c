@@ -100,6 +100,24 @@ USW_EXPORT(usw_st_parse) us_safetensors *usw_st_parse(const uint8_t *buf, size_t
     }
     return st;
 }
+/* From the header alone (avail bytes of a file_len-byte file); data stays NULL. */
+USW_EXPORT(usw_st_parse_header) us_safetensors *usw_st_parse_header(const uint8_t *buf, size_t avail, double file_len,
+                                                                    us_error *e) {
+    us_safetensors *st = calloc(1, sizeof *st);
+    if (!st) {
+        us_fail(e, US_ERR_OOM, "safetensors: out of memory");
+        return NULL;
+    }
+    if (us_safetensors_parse_header(buf, avail, (uint64_t)file_len, st, e) != US_OK) {
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+/* Widens n values of dtype dt at src into dst. */
+USW_EXPORT(usw_convert_to_f32) int32_t usw_convert_to_f32(float *dst, const void *src, int32_t dt, size_t n) {
+    return us_convert_to_f32(dst, src, (us_dtype)dt, n);
+}
 USW_EXPORT(usw_st_free) void usw_st_free(us_safetensors *st) {
     if (!st) return;
     us_safetensors_free(st);

@@ -495,7 +495,34 @@ static void test_byte_mutations(void) {
     free(f.buf);
 }
 
+/* The header-only entry point validates the same way, against the whole
+ * file's length, and leaves data NULL. */
+static void test_header_only(void) {
+    const char *json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}}";
+    blob f = st_file(json, 24);
+    us_safetensors st;
+    us_error err = {0};
+    const size_t head = 8 + (strlen(json) + 7) / 8 * 8;
+    REQUIRE(us_safetensors_parse_header(f.buf, head, f.len, &st, &err) == US_OK);
+    CHECK(st.n_entries == 1 && st.data == NULL && st.data_len == 24);
+    CHECK(st.entries[0].begin == 0 && st.entries[0].end == 24);
+    us_safetensors_free(&st);
+    /* offsets past the file's end are caught without the data */
+    CHECK(us_safetensors_parse_header(f.buf, head, f.len - 4, &st, &err) == US_ERR_FORMAT);
+    CHECK(strstr(err.message, "\"w\"") != NULL);
+    /* too few bytes for the header: a caller error, named */
+    CHECK(us_safetensors_parse_header(f.buf, head - 1, f.len, &st, &err) == US_ERR_INVALID_ARG);
+    CHECK(strstr(err.message, "give the first") != NULL);
+    CHECK(us_safetensors_parse_header(f.buf, 4, f.len, &st, &err) == US_ERR_INVALID_ARG);
+    /* the whole file through this entry point equals the plain parse */
+    REQUIRE(us_safetensors_parse_header(f.buf, f.len, f.len, &st, &err) == US_OK);
+    CHECK(st.data == f.buf + head);
+    us_safetensors_free(&st);
+    free(f.buf);
+}
+
 int main(void) {
+    US_RUN(test_header_only);
     US_RUN(test_basic);
     US_RUN(test_file_order);
     US_RUN(test_edge_shapes);
