@@ -379,10 +379,13 @@ export function attributionPatching(model, clean, corrupted, { metric, heads = f
   const width = heads ? Cd / H : Cd;
   const cleanRun = model.runWithCache(cl, { names: points });
   const corrRun = model.runWithCache(co, { names: points, grads: true, seed: (shape) => m.seed(shape) });
+  // Activations from plain forwards for both runs (the gradient run
+  // materialises attention, which rounds differently from the fused kernel).
+  const corrPlain = model.runWithCache(co, { names: points });
   const estimate = new Float32Array(rows.length * T);
   points.forEach((p, i) => {
     const a = cleanRun.cache.get(p).data;
-    const b = corrRun.cache.get(p).data;
+    const b = corrPlain.cache.get(p).data;
     const g = corrRun.cache.get(`${p}_grad`).data;
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < (heads ? H : 1); h++) {
@@ -393,7 +396,9 @@ export function attributionPatching(model, clean, corrupted, { metric, heads = f
       }
     }
   });
-  const base = m.value(corrRun.output);
+  // The baseline from a plain forward: the same kernels as the patched runs
+  // below (a gradient run materialises attention, which rounds differently).
+  const base = m.value(corrPlain.output);
   const result = { rows, estimate: new Tensor(estimate, [rows.length, T]), clean: m.value(cleanRun.output), corrupted: base };
   if (exact) {
     const ex = new Float32Array(rows.length * T);

@@ -31,7 +31,9 @@ async function fetchBytes(url) {
 }
 
 async function instantiate() {
-  const url = new URL(globalThis.UNSEAL_WASM_URL ?? './unseal.wasm', import.meta.url);
+  // The plain string form new URL('./unseal.wasm', import.meta.url) is what
+  // bundlers (Vite, webpack 5) recognise and copy into the build.
+  const url = globalThis.UNSEAL_WASM_URL ? new URL(globalThis.UNSEAL_WASM_URL, import.meta.url) : new URL('./unseal.wasm', import.meta.url);
   let bytes;
   try {
     bytes = await fetchBytes(url);

@@ -26,7 +26,8 @@
  *                in place (z_stride = H * hs).
  *   scratch  caller-owned, us_attention_scratch_floats(S, hs) floats, any
  *            alignment (64-byte aligned is best); its contents on entry and
- *            exit mean nothing. No kernel here allocates.
+ *            exit mean nothing (T = 1 does not touch it; the scalar builds
+ *            never do). No kernel here allocates.
  * For a pointer, "borrowed" means read (or written) during the call only.
  * Inputs may alias each other (q, k and v may be one buffer); outputs must
  * not overlap any input, nor scratch. Invalid shapes (T < 1, S < T, hs < 1)

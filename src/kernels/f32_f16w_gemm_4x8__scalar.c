@@ -26,3 +26,7 @@ void us_f32_f16w_gemm_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kc, const
         for (size_t j = 0; j < nc; j++) ci[j] = bias != NULL ? acc[i][j] + bias[j] : acc[i][j];
     }
 }
+
+void us_f16_f32_vcvt__scalar(size_t n, const uint16_t *x, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] = us_f16_to_f32(x[i]);
+}

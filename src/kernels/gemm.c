@@ -7,6 +7,7 @@
  * Layout of the pack and the micro-kernel contract: see gemm.h. */
 #include "kernels/gemm.h"
 
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,22 @@
  * 2 ~34 (clang hoists the second step's loads, V8 spills). The 1x8 and 2x8
  * tails unroll k by 2, which they have registers for; splitting K into
  * partial sums for them was slower.
- * Portable: 4x8 scalar tiles (compilers may auto-vectorise), any mr. */
+ * Portable: 4x8 scalar tiles (compilers may auto-vectorise), any mr.
+ *
+ * M = 1 (one-token decode) keeps the 1x8 kernel. Measured alternatives, for
+ * [1x768]·[768x3072] in cache / from DRAM (40 distinct packs, as in decode,
+ * where a model's weights never fit in cache): 1x8 0.143 / 0.29 ms (~32
+ * GB/s, about this machine's single-thread DRAM bandwidth); two panels at
+ * once (1x16, 4 chains) 0.12 / 0.40-0.60 ms; K split into even/odd partial
+ * sums 0.13 / 0.29 ms (and no longer the reference's k order); 1x32 or 8
+ * partial sums spill. So the f32 GEMV is already memory-bound where it
+ * matters; the way to faster decode is fewer bytes: f16 packs, below.
+ *
+ * F16 packs (us_gemm_weights_new_f16): see gemm_f16 for the paths. Measured
+ * against f32 packs, same shapes: M = 1 from DRAM 1.45-1.5x faster (0.20 vs
+ * 0.30 ms; lm_head [1x768]·[768x50257] 3.3 vs 4.8 ms), M = 1 in cache 0.8x
+ * (the widening costs more than the bytes it saves there), M = 4 0.65x,
+ * M = 128 0.94-1.0x (one widening per panel serves all 32 row groups). */
 #if defined(US_GEMM_HAVE_WASMSIMD)
 #define US_GEMM_MR 4
 #define US_GEMM_UKERNEL us_f32_gemm_ukernel_4x8__wasmsimd
@@ -53,10 +69,16 @@ const char *us_gemm_kernel_name(void) { return US_GEMM_NAME; }
 struct us_gemm_weights {
     int32_t n, k;     /* shape of the W this pack was made from */
     int32_t panels;   /* ceil(n / NR) */
-    int32_t finite;   /* f16 packs: no half is inf or NaN (the fast kernels apply) */
     float *data;      /* f32 packs: [panels, k, NR], 64-byte aligned, inside this
                          allocation; NULL for f16 packs */
-    uint16_t *data16; /* f16 packs: the same layout in halves; NULL for f32 packs */
+    uint16_t *data16; /* f16 packs: the same layout in halves (zeros and normals
+                         only); NULL for f32 packs */
+    /* f16 packs: the halves that are subnormal, inf or NaN, kept out of the
+     * panels (zeros there): at[i] = their index in data16, increasing;
+     * half[i] = the half. Owned, one allocation (NULL when there are none). */
+    size_t n_special;
+    uint32_t *special_at;
+    uint16_t *special_half;
 };
 
 /* An uninitialised pack for W [N, K] with elements of elem bytes (4: f32,
@@ -75,7 +97,9 @@ static us_gemm_weights *pack_alloc_elem(int32_t N, int32_t K, size_t elem) {
     w->n = N;
     w->k = K;
     w->panels = (int32_t)panels;
-    w->finite = 1;
+    w->n_special = 0;
+    w->special_at = NULL;
+    w->special_half = NULL;
     const uintptr_t start = (uintptr_t)(mem + header);
     void *data = mem + header + ((64u - (start & 63u)) & 63u);
     w->data = elem == sizeof(float) ? (float *)data : NULL;
@@ -121,14 +145,41 @@ us_gemm_weights *us_gemm_weights_new_kn(const float *Wt, int32_t N, int32_t K, i
     return w;
 }
 
-/* f16 packs: the f32 layout, each value rounded once to the nearest half. */
-static void note_finite(us_gemm_weights *w) {
+/* f16 packs: the f32 layout, each value rounded once to the nearest half.
+ * Then the halves the 1x8 f16 kernel should not meet move to the side list:
+ * inf and NaN always (it has no fix-up for them), subnormals when they are
+ * rare (at most 1%: typical weights have 0.1-0.3%), as each costs that kernel
+ * ~60 cycles while a side-list entry costs a few ns per row; when they are
+ * many, they stay in the panels, where that kernel handles them exactly, and
+ * (measured) without the per-operand penalty dominating. */
+static int is_nonfinite_half(uint16_t h) { return (h & 0x7c00u) == 0x7c00u; }
+static int is_subnormal_half(uint16_t h) { return (h & 0x7c00u) == 0 && (h & 0x3ffu) != 0; }
+
+/* Returns 0, or -1 on OOM (the caller then frees the pack). */
+static int split_specials(us_gemm_weights *w) {
     const size_t count = (size_t)w->panels * US_GEMM_NR * (size_t)w->k;
-    for (size_t i = 0; i < count; i++)
-        if ((w->data16[i] & 0x7c00u) == 0x7c00u) {
-            w->finite = 0;
-            return;
+    size_t n_nonfinite = 0, n_subnormal = 0;
+    for (size_t i = 0; i < count; i++) {
+        n_nonfinite += (size_t)is_nonfinite_half(w->data16[i]);
+        n_subnormal += (size_t)is_subnormal_half(w->data16[i]);
+    }
+    const int move_subnormals = n_subnormal <= count / 100;
+    const size_t n = n_nonfinite + (move_subnormals ? n_subnormal : 0);
+    if (n == 0) return 0;
+    if (count > UINT32_MAX) return -1; /* indices are 32-bit */
+    unsigned char *mem = malloc(n * (sizeof(uint32_t) + sizeof(uint16_t)));
+    if (mem == NULL) return -1;
+    w->special_at = (uint32_t *)(void *)mem;
+    w->special_half = (uint16_t *)(void *)(mem + n * sizeof(uint32_t));
+    for (size_t i = 0; i < count; i++) {
+        const uint16_t h = w->data16[i];
+        if (is_nonfinite_half(h) || (move_subnormals && is_subnormal_half(h))) {
+            w->special_at[w->n_special] = (uint32_t)i;
+            w->special_half[w->n_special++] = h;
+            w->data16[i] = 0;
         }
+    }
+    return 0;
 }
 
 us_gemm_weights *us_gemm_weights_new_f16(const float *W, int32_t N, int32_t K) {
@@ -146,7 +197,10 @@ us_gemm_weights *us_gemm_weights_new_f16(const float *W, int32_t N, int32_t K) {
         for (size_t j = nc; j < nr; j++)
             for (size_t k = 0; k < (size_t)K; k++) dst[k * nr + j] = 0;
     }
-    note_finite(w);
+    if (split_specials(w) != 0) {
+        us_gemm_weights_free(w);
+        return NULL;
+    }
     return w;
 }
 
@@ -165,18 +219,26 @@ us_gemm_weights *us_gemm_weights_new_kn_f16(const float *Wt, int32_t N, int32_t 
             for (; j < nr; j++) dst[k * nr + j] = 0;
         }
     }
-    note_finite(w);
+    if (split_specials(w) != 0) {
+        us_gemm_weights_free(w);
+        return NULL;
+    }
     return w;
 }
 
-void us_gemm_weights_free(us_gemm_weights *w) { free(w); }
+void us_gemm_weights_free(us_gemm_weights *w) {
+    if (w == NULL) return;
+    free(w->special_at); /* the side list's one allocation, or NULL */
+    free(w);
+}
 
 int32_t us_gemm_weights_n(const us_gemm_weights *w) { return w->n; }
 int32_t us_gemm_weights_k(const us_gemm_weights *w) { return w->k; }
 int us_gemm_weights_is_f16(const us_gemm_weights *w) { return w->data16 != NULL; }
 
 size_t us_gemm_weights_bytes(const us_gemm_weights *w) {
-    return (size_t)w->panels * US_GEMM_NR * (size_t)w->k * (w->data16 != NULL ? 2u : 4u);
+    return (size_t)w->panels * US_GEMM_NR * (size_t)w->k * (w->data16 != NULL ? 2u : 4u) +
+           w->n_special * (sizeof(uint32_t) + sizeof(uint16_t));
 }
 
 void us_gemm_weights_unpack(const us_gemm_weights *w, float *W, int32_t ldw) {
@@ -189,55 +251,122 @@ void us_gemm_weights_unpack(const us_gemm_weights *w, float *W, int32_t ldw) {
         else
             for (size_t k = 0; k < K; k++) dst[k] = w->data[(p * K + k) * nr + j];
     }
+    for (size_t i = 0; i < w->n_special; i++) { /* f16: the side list's halves */
+        const size_t at = w->special_at[i], p = at / (K * nr), k = at / nr % K, j = at % nr;
+        W[(p * nr + j) * (size_t)ldw + k] = us_f16_to_f32(w->special_half[i]);
+    }
 }
 
 /* ------------------------------------------------------------------- driver */
 
-/* us_gemm_f32 over an f16 pack: the same walk over C as for f32 packs (row
- * blocks, panels, groups of 4 rows), with the f16 kernels. SIMD128: 4x8 for
- * full groups and for 2-3 leftover rows (aliased), 1x8 for one leftover row
- * and for M = 1; the "_finite" kernels when the pack holds no inf or NaN. */
+/* us_gemm_f32 over an f16 pack. SIMD128:
+ *   M == 1 (decode: memory-bound, each weight used once): the row of A times
+ *     2^112 into a buffer, the 1x8 f16 kernel on each panel (widening in
+ *     registers), then the side list's products added to C;
+ *   M >= 2, or a row with some finite |a| >= 2^16: each panel widened once
+ *     into an f32 buffer with the side list's halves written in, then the f32
+ *     kernels, so one widening serves every group of rows.
+ * Portable builds, and SIMD128 when a buffer cannot be allocated: the
+ * portable 4x8 f16 kernel, then the side list's products added to C. */
+#define US_GEMM_F16_ROW_STACK 4096 /* floats: the M == 1 row buffer on the stack */
+
+/* C[m, :] += A[m, k] * w for each side-list half w at (k, column), m < M:
+ * after the panels' sums, so not in k order (agreement to rounding error). */
+static void add_specials(int32_t M, const float *A, int32_t lda, const us_gemm_weights *w, float *C,
+                         int32_t ldc) {
+    const size_t nr = US_GEMM_NR, K = (size_t)w->k;
+    for (size_t i = 0; i < w->n_special; i++) {
+        const size_t at = w->special_at[i], k = at / nr % K, n = at / (K * nr) * nr + at % nr;
+        const float wv = us_f16_to_f32(w->special_half[i]);
+        for (size_t m = 0; m < (size_t)M; m++) C[m * (size_t)ldc + n] += A[m * (size_t)lda + k] * wv;
+    }
+}
+
+static void gemm_f16_portable(int32_t M, const float *A, int32_t lda, const us_gemm_weights *w,
+                              const float *bias, float *C, int32_t ldc) {
+    const size_t nr = US_GEMM_NR, N = (size_t)w->n, K = (size_t)w->k;
+    for (size_t p = 0; p < (size_t)w->panels; p++) {
+        const size_t n0 = p * nr, nc = N - n0 < nr ? N - n0 : nr;
+        float bias_tail[US_GEMM_NR] = {0.0f};
+        if (bias != NULL) memcpy(bias_tail, bias + n0, nc * sizeof(float));
+        for (size_t m = 0; m < (size_t)M; m += 4)
+            us_f32_f16w_gemm_ukernel_4x8__scalar((size_t)M - m < 4 ? (size_t)M - m : 4, nc, K,
+                                                 A + m * (size_t)lda, (size_t)lda, w->data16 + p * K * nr,
+                                                 bias != NULL ? bias_tail : NULL, C + m * (size_t)ldc + n0,
+                                                 (size_t)ldc);
+    }
+    add_specials(M, A, lda, w, C, ldc);
+}
+
 static void gemm_f16(int32_t M, const float *A, int32_t lda, const us_gemm_weights *w,
                      const float *bias, float *C, int32_t ldc) {
-    const size_t nr = US_GEMM_NR, mr = 4;
-    const size_t N = (size_t)w->n, K = (size_t)w->k;
 #if defined(US_GEMM_HAVE_WASMSIMD)
-    const us_f32_f16w_gemm_ukernel_fn ukernel = w->finite ? us_f32_f16w_gemm_ukernel_4x8__wasmsimd_finite
-                                                          : us_f32_f16w_gemm_ukernel_4x8__wasmsimd;
-    const us_f32_f16w_gemm_ukernel_fn ukernel1 = w->finite ? us_f32_f16w_gemm_ukernel_1x8__wasmsimd_finite
-                                                           : us_f32_f16w_gemm_ukernel_1x8__wasmsimd;
-#else
-    const us_f32_f16w_gemm_ukernel_fn ukernel = us_f32_f16w_gemm_ukernel_4x8__scalar;
-    const us_f32_f16w_gemm_ukernel_fn ukernel1 = us_f32_f16w_gemm_ukernel_4x8__scalar;
-#endif
-    size_t mc = K > 0 ? US_GEMM_A_BLOCK_BYTES / (K * sizeof(float)) : (size_t)M;
-    mc = mc < mr ? mr : mc - mc % mr;
-    for (size_t m0 = 0; m0 < (size_t)M; m0 += mc) {
-        const size_t mb = (size_t)M - m0 < mc ? (size_t)M - m0 : mc;
-        for (size_t p = 0; p < (size_t)w->panels; p++) {
-            const size_t n0 = p * nr;
-            const size_t nc = N - n0 < nr ? N - n0 : nr;
-            const uint16_t *wp = w->data16 + p * K * nr; /* [K, NR] */
-            float bias_tail[US_GEMM_NR] = {0.0f};
-            const float *bp = NULL;
-            if (bias != NULL) {
-                if (nc == nr) {
-                    bp = bias + n0;
-                } else {
+    const size_t nr = US_GEMM_NR, mr = US_GEMM_MR;
+    const size_t N = (size_t)w->n, K = (size_t)w->k;
+    int scalable = M == 1;
+    for (size_t k = 0; scalable && k < K; k++) {
+        const float x = A[k] < 0 ? -A[k] : A[k];
+        scalable = !(x >= 0x1p16f && x <= FLT_MAX); /* NaN, inf: fine */
+    }
+    if (scalable) {
+        float stack_row[US_GEMM_F16_ROW_STACK];
+        float *row = K <= US_GEMM_F16_ROW_STACK ? stack_row : malloc(K * sizeof(float));
+        if (row != NULL) {
+            for (size_t k = 0; k < K; k++) row[k] = A[k] * 0x1p112f; /* exact */
+            for (size_t p = 0; p < (size_t)w->panels; p++) {
+                const size_t n0 = p * nr, nc = N - n0 < nr ? N - n0 : nr;
+                float bias_tail[US_GEMM_NR] = {0.0f};
+                const float *bp = bias != NULL && nc == nr ? bias + n0 : NULL;
+                if (bias != NULL && nc < nr) {
                     memcpy(bias_tail, bias + n0, nc * sizeof(float));
                     bp = bias_tail;
                 }
+                us_f32_f16w_gemm_ukernel_1x8__wasmsimd(1, nc, K, row, K, w->data16 + p * K * nr, bp, C + n0,
+                                                       (size_t)ldc);
             }
-            size_t m = m0;
-            for (; m + mr <= m0 + mb; m += mr)
-                ukernel(mr, nc, K, A + m * (size_t)lda, (size_t)lda, wp, bp, C + m * (size_t)ldc + n0, (size_t)ldc);
-            const size_t left = m0 + mb - m;
-            if (left == 1)
-                ukernel1(1, nc, K, A + m * (size_t)lda, (size_t)lda, wp, bp, C + m * (size_t)ldc + n0, (size_t)ldc);
-            else if (left > 1)
-                ukernel(left, nc, K, A + m * (size_t)lda, (size_t)lda, wp, bp, C + m * (size_t)ldc + n0, (size_t)ldc);
+            if (row != stack_row) free(row);
+            add_specials(1, A, lda, w, C, ldc);
+            return;
         }
     }
+    unsigned char *mem = malloc(K * nr * sizeof(float) + 64u);
+    if (mem != NULL) {
+        float *panel = (float *)(void *)(mem + ((64u - ((uintptr_t)mem & 63u)) & 63u)); /* [K, NR] */
+        size_t mc = K > 0 ? US_GEMM_A_BLOCK_BYTES / (K * sizeof(float)) : (size_t)M;
+        mc = mc < mr ? mr : mc - mc % mr;
+        for (size_t m0 = 0; m0 < (size_t)M; m0 += mc) {
+            const size_t mb = (size_t)M - m0 < mc ? (size_t)M - m0 : mc;
+            size_t si = 0; /* the side list, walked along with the panels */
+            for (size_t p = 0; p < (size_t)w->panels; p++) {
+                const size_t n0 = p * nr, nc = N - n0 < nr ? N - n0 : nr;
+                us_f16_f32_vcvt__wasmsimd(K * nr, w->data16 + p * K * nr, panel);
+                for (; si < w->n_special && w->special_at[si] < (p + 1) * K * nr; si++)
+                    panel[w->special_at[si] - p * K * nr] = us_f16_to_f32(w->special_half[si]);
+                float bias_tail[US_GEMM_NR] = {0.0f};
+                const float *bp = bias != NULL && nc == nr ? bias + n0 : NULL;
+                if (bias != NULL && nc < nr) {
+                    memcpy(bias_tail, bias + n0, nc * sizeof(float));
+                    bp = bias_tail;
+                }
+                size_t m = m0;
+                for (; m + mr <= m0 + mb; m += mr)
+                    US_GEMM_UKERNEL(mr, nc, K, A + m * (size_t)lda, (size_t)lda, panel, bp,
+                                    C + m * (size_t)ldc + n0, (size_t)ldc);
+                const float *a = A + m * (size_t)lda;
+                float *c = C + m * (size_t)ldc + n0;
+                switch (m0 + mb - m) {
+                case 1: US_GEMM_UKERNEL_TAIL1(1, nc, K, a, (size_t)lda, panel, bp, c, (size_t)ldc); break;
+                case 2: US_GEMM_UKERNEL_TAIL2(2, nc, K, a, (size_t)lda, panel, bp, c, (size_t)ldc); break;
+                case 3: US_GEMM_UKERNEL_TAIL3(3, nc, K, a, (size_t)lda, panel, bp, c, (size_t)ldc); break;
+                default: break;
+                }
+            }
+        }
+        free(mem);
+        return;
+    }
+#endif
+    gemm_f16_portable(M, A, lda, w, bias, C, ldc);
 }
 
 void us_gemm_f32(int32_t M, const float *A, int32_t lda, const us_gemm_weights *w,

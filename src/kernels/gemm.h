@@ -82,8 +82,13 @@ void us_f32_gemm_nt__scalar(int32_t M, int32_t N, int32_t K, const float *A, int
  * half exactly to f32 inside the micro-kernel and compute in f32 like the f32
  * pack, under the same contract: us_gemm_f32 over an f16 pack agrees with the
  * f32 reference run on the rounded weights (us_gemm_weights_unpack returns
- * them) to rounding error (today bit for bit). Use and free the pack like any
- * other (us_gemm_f32, us_gemm_weights_free). */
+ * them) to rounding error (bit for bit for M >= 2; for M = 1 the rare weights
+ * that round to subnormal halves, inf or NaN are added last). Use and free
+ * the pack like any other (us_gemm_f32, us_gemm_weights_free).
+ * Speed (Node 20, Zen 4, one thread): for M = 1 about 1.5x faster than f32
+ * when the weights stream from DRAM (decode), somewhat slower when they sit in
+ * cache; for M >= 16 within a few % of f32; in between (M = 2..8) slower
+ * than f32, as each panel is widened for few rows. See gemm.c. */
 
 /* An owned f16 pack of W [N, K] (rows K floats apart), or NULL on OOM or when
  * N or K is negative. W is borrowed for the call only. */
@@ -95,7 +100,8 @@ us_gemm_weights *us_gemm_weights_new_kn_f16(const float *Wt, int32_t N, int32_t 
 /* 1 when the pack stores f16, 0 for f32. */
 int us_gemm_weights_is_f16(const us_gemm_weights *w);
 
-/* Bytes of packed weights (ceil(N / 8) * 8 * K values of 4 or 2 bytes). */
+/* Bytes of packed weights: ceil(N / 8) * 8 * K values of 4 or 2 bytes, plus
+ * 6 bytes per f16 weight kept in the side list (see "F16 panels" below). */
 size_t us_gemm_weights_bytes(const us_gemm_weights *w);
 
 /* Writes the weights as the products use them into W [N, K] (rows ldw >= K
@@ -103,10 +109,10 @@ size_t us_gemm_weights_bytes(const us_gemm_weights *w);
  * halves widened to f32. */
 void us_gemm_weights_unpack(const us_gemm_weights *w, float *W, int32_t ldw);
 
-/* Exact scalar conversions: f32 -> f16 rounds to nearest, ties to even (NaN
- * stays NaN: quiet, the top 9 payload bits kept); f16 -> f32 is exact for
- * every half (subnormals, inf and NaN payloads included). Integer code: no
- * dependence on FPU modes. */
+/* The exact scalar conversions the f16 packs use: f32 -> f16 rounds to
+ * nearest, ties to even (NaN stays NaN, quiet); f16 -> f32 is exact for every
+ * half. Defined in src/core/tensor.c and declared publicly in unseal.h; the
+ * same prototypes here, so kernels need not include the public header. */
 uint16_t us_f32_to_f16(float f);
 float us_f16_to_f32(uint16_t h);
 
@@ -163,32 +169,39 @@ void us_f32_gemm_ukernel_1x8__wasmsimd(size_t mr, size_t nc, size_t kc, const fl
 #endif
 
 /* F16 panels: the same layout with halves in place of floats (16 bytes per k,
- * 8 columns). The kernels' contract is the f32 one above, with w an f16 panel
- * of kc x 8 halves; each half is widened exactly to f32 before use. */
+ * 8 columns; 2 bytes stay readable before the first panel). Kernels over them
+ * keep the f32 kernels' contract, with w an f16 panel of kc x 8 halves, each
+ * widened exactly to f32 before use.
+ *
+ * An f16 pack's panels hold no inf or NaN, and normally no subnormal half:
+ * the weights that round to inf or NaN, and those that round to a subnormal
+ * half (|w| < 2^-14: about 0.1-0.3% of GPT-2-like weights) when they are at
+ * most 1% of the pack, are zeros in the panels and sit, as halves, in a side
+ * list sorted by panel and k, which every f16 path adds back exactly (written
+ * into the widened panel for M >= 2, added to C for M = 1). The M = 1 kernel
+ * then needs no inf/NaN fix-up and rarely meets a subnormal f32 operand,
+ * which costs about 60 cycles on Zen 4 (0.2% of them made it 1.45x slower). */
 typedef void (*us_f32_f16w_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc, const float *a,
                                             size_t a_stride, const uint16_t *w, const float *bias,
                                             float *c, size_t c_stride);
 
+/* Portable: plain C, any mr <= 4 (the fallback of every f16 path). */
 void us_f32_f16w_gemm_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kc, const float *a,
                                           size_t a_stride, const uint16_t *w, const float *bias,
                                           float *c, size_t c_stride);
+
+/* y[i] = the exact f32 of half x[i], i < n (reference, and SIMD128 below). */
+void us_f16_f32_vcvt__scalar(size_t n, const uint16_t *x, float *y);
+
 #if defined(US_GEMM_HAVE_WASMSIMD)
-/* Exact for every half, inf and NaN included. */
-void us_f32_f16w_gemm_ukernel_4x8__wasmsimd(size_t mr, size_t nc, size_t kc, const float *a,
-                                            size_t a_stride, const uint16_t *w, const float *bias,
-                                            float *c, size_t c_stride);
+void us_f16_f32_vcvt__wasmsimd(size_t n, const uint16_t *x, float *y);
+/* mr == 1, with two conditions (see f32_f16w_gemm__wasmsimd.c): the panel
+ * holds no inf or NaN (f16 packs keep those in their side list), and a is the
+ * row of A times 2^112 (0x1p112f), with |A| < 2^16 for every finite A. Also
+ * reads the 2 bytes before w. */
 void us_f32_f16w_gemm_ukernel_1x8__wasmsimd(size_t mr, size_t nc, size_t kc, const float *a,
                                             size_t a_stride, const uint16_t *w, const float *bias,
                                             float *c, size_t c_stride);
-/* Faster; exact for finite halves only: the panel must hold no inf or NaN. */
-void us_f32_f16w_gemm_ukernel_4x8__wasmsimd_finite(size_t mr, size_t nc, size_t kc,
-                                                   const float *a, size_t a_stride,
-                                                   const uint16_t *w, const float *bias, float *c,
-                                                   size_t c_stride);
-void us_f32_f16w_gemm_ukernel_1x8__wasmsimd_finite(size_t mr, size_t nc, size_t kc,
-                                                   const float *a, size_t a_stride,
-                                                   const uint16_t *w, const float *bias, float *c,
-                                                   size_t c_stride);
 #endif
 
 #ifdef __cplusplus

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "ops/ops.h"
 #include "ops/ops_backward.h"
@@ -343,22 +344,6 @@ static float *alloc_f32(run_ctx *r, size_t n) {
 #define T3(t, data, a, b, c) ((t) = us_tensor_make(US_F32, (data), 3, (const int32_t[]){(a), (b), (c)}))
 #define T4(t, data, a, b, c, d) ((t) = us_tensor_make(US_F32, (data), 4, (const int32_t[]){(a), (b), (c), (d)}))
 
-/* Causal attention of one (batch row, head): scores, pattern (in place) and
- * z. q [T, hs] rows qs apart; keys/values [S, hs] rows hs apart. */
-static us_status attend_scores(run_ctx *r, const float *q, int32_t T, const float *keys, int32_t S,
-                               int32_t hs, int32_t past, float *scores) {
-    us_gemm_weights *kp = us_gemm_weights_new(keys, S, hs);
-    if (!kp) return us_fail(r->err, US_ERR_OOM, "attention: out of memory");
-    us_gemm_f32(T, q, hs, kp, NULL, scores, S);
-    us_gemm_weights_free(kp);
-    const float scale = (float)sqrt((double)hs); /* HF divides by sqrt(hs) */
-    for (int32_t t = 0; t < T; t++) {
-        float *row = scores + (size_t)t * S;
-        for (int32_t s = 0; s < S; s++) row[s] = s <= past + t ? row[s] / scale : -INFINITY;
-    }
-    return US_OK;
-}
-
 static us_status grad_reserve(us_gpt2 *m, us_gpt2_grad *g, int32_t B, int32_t T, us_error *err);
 
 /* The forward behind us_gpt2_forward (st NULL) and us_gpt2_forward_train
@@ -408,8 +393,9 @@ static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *c
     float *proj = alloc_f32(&r, BT * C), *hid = alloc_f32(&r, BT * F), *act = alloc_f32(&r, BT * F);
     float *wpe_out = alloc_f32(&r, (size_t)T * C), *lg = alloc_f32(&r, BT * V);
     int32_t *pos = us_arena_alloc(&m->arena, sizeof(int32_t) * (size_t)T);
+    float *scratch = alloc_f32(&r, us_attention_scratch_floats(S, C / H) + 16);
     if (!r.watched || !xa || !xb || !xc || !ln || !qkv || !q || !k || !v || !att || !z || !proj || !hid || !act ||
-        !wpe_out || !lg || !pos)
+        !wpe_out || !lg || !pos || !scratch)
         return us_fail(err, US_ERR_OOM, "GPT-2 forward: out of memory for activations of [%d, %d]", (int)B, (int)T);
     for (int32_t p = 0; p < m->n_points; p++)
         r.watched[p] = hook && us_gpt2_point_fires(m, p) && hook(user, p, US_HOOK_ASK, NULL, NULL) ? 1 : 0;
@@ -466,57 +452,116 @@ static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *c
         T3(tln, ln, B, T, C);
         TRY(report(&r, BLOCK_POINT(l, BP_LN_1), &tx, &tln));
 
-        /* c_attn, then q, k, v split into heads: [B, H, T, hs] */
+        /* c_attn */
         us_gemm_f32((int32_t)BT, ln, C, pk->c_attn, P[PARAM_LAYER(l, LP_C_ATTN_B)].data, qkv, 3 * C);
         T3(tqkv, qkv, B, T, 3 * C);
         TRY(report(&r, BLOCK_POINT(l, BP_C_ATTN), &tln, &tqkv));
-        for (int32_t b = 0; b < B; b++)
-            for (int32_t t = 0; t < T; t++) {
-                const float *row = qkv + ((size_t)b * T + t) * 3 * C;
+
+        /* What this layer must materialise: q, k, v as [B, H, T, hs] when a
+         * hook watches them, a cache stores them or a backward needs them;
+         * otherwise the kernels read them in place from c_attn's output. */
+        const uint8_t *wp = r.watched + BLOCK_POINT(l, 0);
+        const int split = st || cache || wp[BP_Q] || wp[BP_K] || wp[BP_V];
+        const int scores_seen = wp[BP_SCORES], pattern_seen = wp[BP_PATTERN] || wp[BP_ATTN_DROPOUT];
+        const int materialise = st || scores_seen || pattern_seen;
+        if (split) {
+            for (int32_t b = 0; b < B; b++)
+                for (int32_t t = 0; t < T; t++) {
+                    const float *row = qkv + ((size_t)b * T + t) * 3 * C;
+                    for (int32_t h = 0; h < H; h++) {
+                        size_t dst = (((size_t)b * H + h) * T + t) * hs;
+                        memcpy(q + dst, row + h * hs, sizeof(float) * hs);
+                        memcpy(k + dst, row + C + h * hs, sizeof(float) * hs);
+                        memcpy(v + dst, row + 2 * C + h * hs, sizeof(float) * hs);
+                    }
+                }
+            T4(tq, q, B, H, T, hs);
+            T4(tk, k, B, H, T, hs);
+            T4(tv, v, B, H, T, hs);
+            TRY(report(&r, BLOCK_POINT(l, BP_Q), &tq, &tq));
+            TRY(report(&r, BLOCK_POINT(l, BP_K), &tk, &tk));
+            TRY(report(&r, BLOCK_POINT(l, BP_V), &tv, &tv));
+        }
+
+        /* Per (batch row, head): where its q, k, v rows are and how far apart.
+         * With a cache the keys and values are the cache's rows plus the new
+         * ones, written into its free rows (its length grows only when the
+         * whole forward succeeds). */
+#define HEAD_QKV(b, h)                                                                               \
+    const float *qh, *kh, *vh;                                                                       \
+    int32_t qs, ks;                                                                                  \
+    if (split) {                                                                                     \
+        qh = q + (((size_t)(b) * H + (h)) * T) * hs;                                                 \
+        kh = k + (((size_t)(b) * H + (h)) * T) * hs;                                                 \
+        vh = v + (((size_t)(b) * H + (h)) * T) * hs;                                                 \
+        qs = ks = hs;                                                                                \
+        if (cache) {                                                                                 \
+            kh = cache_rows(cache, cache->k, l, (b), (h));                                           \
+            vh = cache_rows(cache, cache->v, l, (b), (h));                                           \
+        }                                                                                            \
+    } else {                                                                                         \
+        qh = qkv + (size_t)(b) * T * 3 * C + (size_t)(h) * hs;                                        \
+        kh = qh + C;                                                                                 \
+        vh = qh + 2 * C;                                                                             \
+        qs = ks = 3 * C;                                                                             \
+    }
+        if (cache)
+            for (int32_t b = 0; b < B; b++)
                 for (int32_t h = 0; h < H; h++) {
-                    size_t dst = (((size_t)b * H + h) * T + t) * hs;
-                    memcpy(q + dst, row + h * hs, sizeof(float) * hs);
-                    memcpy(k + dst, row + C + h * hs, sizeof(float) * hs);
-                    memcpy(v + dst, row + 2 * C + h * hs, sizeof(float) * hs);
+                    const size_t src = (((size_t)b * H + h) * T) * hs;
+                    memcpy(cache_rows(cache, cache->k, l, b, h) + (size_t)past * hs, k + src, sizeof(float) * (size_t)T * hs);
+                    memcpy(cache_rows(cache, cache->v, l, b, h) + (size_t)past * hs, v + src, sizeof(float) * (size_t)T * hs);
                 }
-            }
-        T4(tq, q, B, H, T, hs);
-        T4(tk, k, B, H, T, hs);
-        T4(tv, v, B, H, T, hs);
-        TRY(report(&r, BLOCK_POINT(l, BP_Q), &tq, &tq));
-        TRY(report(&r, BLOCK_POINT(l, BP_K), &tk, &tk));
-        TRY(report(&r, BLOCK_POINT(l, BP_V), &tv, &tv));
 
-        /* Keys and values over all S positions: the cache's rows plus the new
-         * ones (written into the cache's free rows; its length is bumped only
-         * when the whole forward succeeds), or the new ones alone. */
-        for (int32_t b = 0; b < B; b++)
-            for (int32_t h = 0; h < H; h++) {
-                const float *keys = k + (((size_t)b * H + h) * T) * hs;
-                if (cache) {
-                    float *kr = cache_rows(cache, cache->k, l, b, h), *vr = cache_rows(cache, cache->v, l, b, h);
-                    memcpy(kr + (size_t)past * hs, keys, sizeof(float) * (size_t)T * hs);
-                    memcpy(vr + (size_t)past * hs, v + (((size_t)b * H + h) * T) * hs, sizeof(float) * (size_t)T * hs);
-                    keys = kr;
+        if (!materialise) {
+            /* Nobody looks at scores or pattern: fused attention straight to z. */
+            for (int32_t b = 0; b < B; b++)
+                for (int32_t h = 0; h < H; h++) {
+                    HEAD_QKV(b, h)
+                    (void)ks;
+                    us_attention_fused(T, S, hs, qh, qs, kh, cache ? hs : ks, vh, cache ? hs : ks,
+                                       z + ((size_t)b * T * H + h) * hs, H * hs, scratch);
                 }
-                TRY(attend_scores(&r, q + (((size_t)b * H + h) * T) * hs, T, keys, S, hs, past,
-                                  att + (((size_t)b * H + h) * T) * S));
-            }
-        T4(tatt, att, B, H, T, S);
-        TRY(report(&r, BLOCK_POINT(l, BP_SCORES), &tatt, &tatt));
-        us_softmax_f32(att, att, (int64_t)B * H * T, S, 1);
-        TRY(report(&r, BLOCK_POINT(l, BP_PATTERN), &tatt, &tatt));
-        TRY(report(&r, BLOCK_POINT(l, BP_ATTN_DROPOUT), &tatt, &tatt));
+        } else {
+            for (int32_t b = 0; b < B; b++)
+                for (int32_t h = 0; h < H; h++) {
+                    HEAD_QKV(b, h)
+                    (void)vh;
+                    us_attention_scores(T, S, hs, qh, qs, kh, cache ? hs : ks, att + (((size_t)b * H + h) * T) * S, S,
+                                        scratch);
+                }
+            T4(tatt, att, B, H, T, S);
+            TRY(report(&r, BLOCK_POINT(l, BP_SCORES), &tatt, &tatt));
+            /* A hook may have written anything into the scores, the masked
+             * entries too: then softmax every entry, as PyTorch would. */
+            if (scores_seen) us_softmax_f32(att, att, (int64_t)B * H * T, S, 1);
+            else
+                for (int32_t bh = 0; bh < B * H; bh++) us_attention_softmax_rows(T, S, att + (size_t)bh * T * S, S);
+            TRY(report(&r, BLOCK_POINT(l, BP_PATTERN), &tatt, &tatt));
+            TRY(report(&r, BLOCK_POINT(l, BP_ATTN_DROPOUT), &tatt, &tatt));
 
-        /* z [B, T, H, hs] = pattern · values */
-        for (int32_t b = 0; b < B; b++)
-            for (int32_t h = 0; h < H; h++) {
-                const float *vals = cache ? cache_rows(cache, cache->v, l, b, h) : v + (((size_t)b * H + h) * T) * hs;
-                us_gemm_weights *vp = us_gemm_weights_new_kn(vals, hs, S, hs);
-                if (!vp) return us_fail(err, US_ERR_OOM, "attention: out of memory");
-                us_gemm_f32(T, att + (((size_t)b * H + h) * T) * S, S, vp, NULL, z + ((size_t)b * T * H + h) * hs, H * hs);
-                us_gemm_weights_free(vp);
-            }
+            /* z [B, T, H, hs] = pattern · values: over every key when a hook
+             * may have edited the pattern (masked entries included, as
+             * PyTorch's matmul), else only the causal part. */
+            for (int32_t b = 0; b < B; b++)
+                for (int32_t h = 0; h < H; h++) {
+                    HEAD_QKV(b, h)
+                    (void)qs;
+                    (void)kh;
+                    const int32_t vs = cache ? hs : ks;
+                    float *zh = z + ((size_t)b * T * H + h) * hs;
+                    const float *ph = att + (((size_t)b * H + h) * T) * S;
+                    if (pattern_seen) {
+                        us_gemm_weights *vp = us_gemm_weights_new_kn(vh, hs, S, vs);
+                        if (!vp) return us_fail(err, US_ERR_OOM, "attention: out of memory");
+                        us_gemm_f32(T, ph, S, vp, NULL, zh, H * hs);
+                        us_gemm_weights_free(vp);
+                    } else {
+                        us_attention_pv(T, S, hs, ph, S, vh, vs, zh, H * hs);
+                    }
+                }
+        }
+#undef HEAD_QKV
         T4(tz, z, B, T, H, hs);
         TRY(report(&r, BLOCK_POINT(l, BP_Z), &tz, &tz));
 

@@ -319,6 +319,314 @@ static void test_pack_kn_equals_pack_nk(void) {
     CHECK(us_gemm_weights_new_kn(NULL, -1, 2, 0) == NULL);
 }
 
+
+/* ------------------------------------------------------ f16-stored weights */
+
+static double worst_ratio_f16; /* max |got - ref| / S over the f16 products */
+
+static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof(float)) == 0; }
+
+/* The exact value of a half from its fields, in double. */
+static double half_value(uint16_t h) {
+    const int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    const double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(1024 + m, e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+/* Every one of the 65536 halves widens to its exact value (NaN payload kept)
+ * and rounds back to itself (NaN: quieted, payload's top 9 bits kept). The
+ * SIMD128 widening (vcvt) agrees with the scalar one on all of them. */
+static void test_f16_conversions_exhaustive(void) {
+    static uint16_t all[65536];
+    static float wide[65536];
+    int bad = 0;
+    for (uint32_t i = 0; i < 65536; i++) {
+        const uint16_t h = (uint16_t)i;
+        all[i] = h;
+        const float f = us_f16_to_f32(h);
+        const double want = half_value(h);
+        uint32_t bits;
+        memcpy(&bits, &f, sizeof bits);
+        if (isnan(want)) {
+            if (!isnan(f) || ((bits >> 13) & 0x3ff) != (h & 0x3ffu) || (bits >> 31) != (h >> 15u)) bad++;
+            if (us_f32_to_f16(f) != (uint16_t)(h | 0x0200u)) bad++;
+        } else {
+            if ((double)f != want || !signbit(f) != !signbit(want)) bad++;
+            if (us_f32_to_f16(f) != h) bad++;
+        }
+        if (bad && bad < 4) fprintf(stderr, "  half %04x: %.9g, want %.9g, back %04x\n", (unsigned)h, f, want, (unsigned)us_f32_to_f16(f));
+    }
+    CHECK(bad == 0);
+    us_f16_f32_vcvt__scalar(65536, all, wide);
+    for (uint32_t i = 0; i < 65536; i++) CHECK(same_bits(wide[i], us_f16_to_f32((uint16_t)i)));
+#if defined(US_GEMM_HAVE_WASMSIMD)
+    /* n not a multiple of 8: the scalar tail too */
+    us_f16_f32_vcvt__wasmsimd(65533, all, wide);
+    int bad_simd = 0;
+    for (uint32_t i = 0; i < 65533; i++) {
+        const float want = us_f16_to_f32((uint16_t)i);
+        bad_simd += isnan(want) ? !isnan(wide[i]) : !same_bits(wide[i], want);
+    }
+    CHECK(bad_simd == 0);
+#endif
+}
+
+/* Rounding to nearest, ties to even, at every boundary: for each pair of
+ * adjacent halves of the same sign, their midpoint (exact in f32) rounds to
+ * the even one, and the floats just below and above it to the near one;
+ * including 65504 / 65520 (-> inf), the subnormals, 2^-25 (-> 0) and f32
+ * subnormals (-> 0). */
+static void test_f32_to_f16_rounding(void) {
+    int bad = 0;
+    for (int sign = 0; sign < 2; sign++) {
+        const uint16_t s = (uint16_t)(sign << 15);
+        for (uint16_t h = 0; h < 0x7c00; h++) { /* h and h + 1 (0x7c00: inf, "65536") */
+            const double lo = fabs(half_value(h)), hi = h + 1 == 0x7c00 ? 65536.0 : fabs(half_value((uint16_t)(h + 1)));
+            const float mid = (float)((lo + hi) / 2);
+            if ((double)mid != (lo + hi) / 2) bad++; /* must be exact */
+            const float smid = sign ? -mid : mid;
+            const uint16_t even = (h & 1) ? (uint16_t)(h + 1) : h;
+            if (us_f32_to_f16(smid) != (uint16_t)(s | even)) bad++;
+            if (us_f32_to_f16(nextafterf(smid, 0.0f)) != (uint16_t)(s | h)) bad++;
+            if (us_f32_to_f16(nextafterf(smid, sign ? -INFINITY : INFINITY)) != (uint16_t)(s | (h + 1))) bad++;
+        }
+        const float sg = sign ? -1.0f : 1.0f;
+        CHECK(us_f32_to_f16(sg * 0x1p-25f) == s);               /* halfway to 2^-24: even (0) */
+        CHECK(us_f32_to_f16(sg * 0x1.000002p-25f) == (s | 1));  /* just above: 2^-24 */
+        CHECK(us_f32_to_f16(sg * 0x1p-149f) == s);               /* f32 subnormal */
+        CHECK(us_f32_to_f16(sg * 65504.0f) == (s | 0x7bff));
+        CHECK(us_f32_to_f16(sg * 65519.996f) == (s | 0x7bff));
+        CHECK(us_f32_to_f16(sg * 65520.0f) == (s | 0x7c00));
+        CHECK(us_f32_to_f16(sg * 1e30f) == (s | 0x7c00));
+        CHECK(us_f32_to_f16(sg * INFINITY) == (s | 0x7c00));
+        CHECK(us_f32_to_f16(sg * 0.0f) == s);
+    }
+    CHECK(bad == 0);
+    const uint16_t qnan = us_f32_to_f16(NAN);
+    CHECK((qnan & 0x7c00) == 0x7c00 && (qnan & 0x3ff) != 0);
+}
+
+/* Weights for the f16 tests: uniform in [-1, 1), with every 97th value
+ * replaced by a special one (values that round to subnormal halves, to
+ * 65504, to inf, -0, NaN) when `specials` is set. */
+static float *alloc_weights(size_t n, int specials) {
+    static const float SPECIAL[] = {3e-5f, -1e-7f, 6.1e-5f, 65504.0f, -0.0f, 1e-9f, 70000.0f, -INFINITY, NAN};
+    float *p = alloc_random(n);
+    if (p != NULL && specials)
+        for (size_t i = 0; i < n; i += 97) p[i] = SPECIAL[(i / 97) % (sizeof SPECIAL / sizeof SPECIAL[0])];
+    return p;
+}
+
+/* The f16 pack of W (both layouts) holds exactly the rounded weights: its
+ * unpacked values equal us_f16_to_f32(us_f32_to_f16(W)) bit for bit (NaN:
+ * NaN), whatever moved to the side list. */
+static void test_f16_pack_bit_exact(void) {
+    static const int32_t sizes[][2] = {{1, 1}, {3, 5}, {8, 16}, {17, 33}, {67, 31}, {300, 97}};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++)
+        for (int specials = 0; specials < 2; specials++) {
+            const int32_t N = sizes[t][0], K = sizes[t][1], ldw = N + 3;
+            float *W = alloc_weights((size_t)N * K, specials), *Wt = malloc(sizeof(float) * (size_t)K * ldw);
+            float *u1 = malloc(sizeof(float) * (size_t)N * (K + 2)), *u2 = malloc(sizeof(float) * (size_t)N * (K + 2));
+            REQUIRE(W && Wt && u1 && u2);
+            for (int32_t k = 0; k < K; k++)
+                for (int32_t j = 0; j < ldw; j++) Wt[(size_t)k * ldw + j] = j < N ? W[(size_t)j * K + k] : 1e30f;
+            us_gemm_weights *p1 = us_gemm_weights_new_f16(W, N, K), *p2 = us_gemm_weights_new_kn_f16(Wt, N, K, ldw);
+            REQUIRE(p1 && p2);
+            CHECK(us_gemm_weights_is_f16(p1) && us_gemm_weights_is_f16(p2));
+            CHECK(us_gemm_weights_n(p1) == N && us_gemm_weights_k(p2) == K);
+            const size_t panels_bytes = (size_t)(N + 7) / 8 * 8 * (size_t)K * 2;
+            CHECK(us_gemm_weights_bytes(p1) >= panels_bytes && us_gemm_weights_bytes(p1) == us_gemm_weights_bytes(p2));
+            us_gemm_weights_unpack(p1, u1, K + 2);
+            us_gemm_weights_unpack(p2, u2, K + 2);
+            int bad = 0;
+            for (int32_t n = 0; n < N; n++)
+                for (int32_t k = 0; k < K; k++) {
+                    const float want = us_f16_to_f32(us_f32_to_f16(W[(size_t)n * K + k]));
+                    const float g1 = u1[(size_t)n * (K + 2) + k], g2 = u2[(size_t)n * (K + 2) + k];
+                    bad += isnan(want) ? !(isnan(g1) && isnan(g2)) : !(same_bits(g1, want) && same_bits(g2, want));
+                }
+            CHECK(bad == 0);
+            us_gemm_weights *p32 = us_gemm_weights_new(W, N, K); /* f32 packs unpack to W itself */
+            REQUIRE(p32 != NULL);
+            CHECK(!us_gemm_weights_is_f16(p32) && us_gemm_weights_bytes(p32) == 2 * panels_bytes);
+            us_gemm_weights_unpack(p32, u1, K + 2);
+            for (int32_t n = 0; n < N; n++)
+                CHECK(memcmp(u1 + (size_t)n * (K + 2), W + (size_t)n * K, sizeof(float) * (size_t)K) == 0);
+            us_gemm_weights_free(p1), us_gemm_weights_free(p2), us_gemm_weights_free(p32);
+            free(W), free(Wt), free(u1), free(u2);
+        }
+    CHECK(us_gemm_weights_new_f16(NULL, -1, 2) == NULL);
+    CHECK(us_gemm_weights_new_kn_f16(NULL, 2, -1, 2) == NULL);
+}
+
+/* us_gemm_f32 over an f16 pack against the reference run on the rounded
+ * weights (unpacked), with check_gemm's tolerance and padding checks. A is
+ * scaled by a_gain (>= 2^16 takes M = 1 off its fast path). Returns the
+ * number of failures. */
+static int check_gemm_f16(int32_t M, int32_t N, int32_t K, int32_t lda, int32_t ldc, int with_bias,
+                          int specials, float a_gain) {
+    const size_t a_len = (size_t)M * lda, c_len = (size_t)M * ldc;
+    float *A = alloc_random(a_len), *W = alloc_weights((size_t)N * K, specials), *bias = alloc_random((size_t)N);
+    float *Wr = malloc(sizeof(float) * ((size_t)N * K + 1));
+    float *got = malloc(sizeof(float) * (c_len + 1)), *ref = malloc(sizeof(float) * (c_len + 1));
+    us_gemm_weights *pw = W ? us_gemm_weights_new_f16(W, N, K) : NULL;
+    int bad = 0;
+    if (!A || !W || !bias || !Wr || !got || !ref || !pw) {
+        fprintf(stderr, "  out of memory\n");
+        bad = 1;
+        goto done;
+    }
+    for (size_t i = 0; i < a_len; i++) A[i] *= a_gain;
+    us_gemm_weights_unpack(pw, Wr, K);
+    for (size_t i = 0; i < c_len; i++) got[i] = ref[i] = SENTINEL;
+    us_gemm_f32(M, A, lda, pw, with_bias ? bias : NULL, got, ldc);
+    us_f32_gemm_nt__scalar(M, N, K, A, lda, Wr, K, with_bias ? bias : NULL, ref, ldc);
+    for (int32_t m = 0; m < M && bad < 5; m++)
+        for (int32_t n = 0; n < ldc && bad < 5; n++) {
+            const size_t at = (size_t)m * ldc + n;
+            if (n >= N) {
+                if (!same_bits(got[at], SENTINEL)) {
+                    fprintf(stderr, "  f16 M=%d N=%d K=%d: C[%d, %d] (padding) written\n", M, N, K, m, n);
+                    bad++;
+                }
+                continue;
+            }
+            double s = with_bias ? fabs(bias[n]) : 0.0;
+            int special = 0;
+            for (int32_t k = 0; k < K; k++) {
+                const double wv = Wr[(size_t)n * K + k];
+                special |= isnan(wv) || isinf(wv);
+                s += fabs((double)A[(size_t)m * lda + k]) * fabs(wv);
+            }
+            if (special) { /* inf/NaN weights: the same class of result */
+                if (!(isnan(got[at]) == isnan(ref[at]) && (isnan(ref[at]) || same_bits(got[at], ref[at])))) {
+                    fprintf(stderr, "  f16 M=%d N=%d K=%d: C[%d, %d] = %g, ref %g\n", M, N, K, m, n, got[at], ref[at]);
+                    bad++;
+                }
+                continue;
+            }
+            const double diff = fabs((double)got[at] - ref[at]);
+            if (s > 0 && diff / s > worst_ratio_f16) worst_ratio_f16 = diff / s;
+            if (!(diff <= 1e-5 * s + 1e-6)) {
+                fprintf(stderr, "  f16 M=%d N=%d K=%d lda=%d ldc=%d bias=%d: C[%d, %d] = %.9g, ref %.9g\n", M, N,
+                        K, lda, ldc, with_bias, m, n, got[at], ref[at]);
+                bad++;
+            }
+        }
+done:
+    us_gemm_weights_free(pw);
+    free(A), free(W), free(bias), free(Wr), free(got), free(ref);
+    return bad;
+}
+
+/* M x N x K over edge sizes (M up to 33, so the f16 paths for M = 1, for
+ * M >= 2 and their row tails), odd strides, bias on and off, with and
+ * without special weights (side list). */
+static void test_f16_gemm_edge_shapes(void) {
+    static const int32_t MS[] = {1, 2, 3, 4, 5, 7, 9, 17, 33};
+    int failures = 0, shape = 0;
+    for (size_t i = 0; i < sizeof MS / sizeof MS[0]; i++)
+        for (int j = 0; j < N_EDGE; j++)
+            for (int l = 0; l < N_EDGE; l += 2, shape++) {
+                const int32_t M = MS[i], N = EDGE[j], K = EDGE[l];
+                const int wide = shape % 3 == 0;
+                failures += check_gemm_f16(M, N, K, wide ? K + 3 : K, wide ? N + 5 : N, shape & 1, shape % 5 < 2, 1.0f) != 0;
+            }
+    CHECK(failures == 0);
+}
+
+/* Decode and prefill shapes of GPT-2 small; a long K for M = 1 (its row
+ * buffer leaves the stack past 4096); M = 1 with |a| >= 2^16 (the widened-
+ * panel path instead of the scaled row) and just below. */
+static void test_f16_gemm_gpt2_and_large(void) {
+    CHECK(check_gemm_f16(1, 3072, 768, 768, 3072, 1, 1, 1.0f) == 0);
+    CHECK(check_gemm_f16(1, 771, 3072, 3075, 773, 0, 0, 1.0f) == 0);
+    CHECK(check_gemm_f16(1, 37, 5000, 5000, 37, 1, 1, 1.0f) == 0);
+    CHECK(check_gemm_f16(128, 768, 3072, 3072, 768, 1, 1, 1.0f) == 0);
+    CHECK(check_gemm_f16(101, 21, 3072, 3075, 23, 1, 0, 1.0f) == 0);
+    CHECK(check_gemm_f16(1, 45, 67, 67, 45, 1, 1, 70000.0f) == 0);
+    CHECK(check_gemm_f16(1, 45, 67, 67, 45, 1, 1, 65535.0f) == 0);
+}
+
+/* Every half as a weight, K = 1 and A = 1 (so C = 0 + the widened weight,
+ * bit for bit; NaN: NaN), through the M = 1 path, the M >= 2 path, and M = 1 with
+ * A = 2^15 (C = 2^15 w exactly, unless it overflows) and A = 2^16 (off the
+ * fast path). 3% of halves are subnormal: they stay in the panels. Then
+ * the same with a few subnormals among many normals: the side list. */
+static void test_f16_gemm_every_half(void) {
+    enum { N = 65536 };
+    float *W = malloc(sizeof(float) * N), *C = malloc(sizeof(float) * 4 * N);
+    REQUIRE(W && C);
+    for (uint32_t i = 0; i < N; i++) W[i] = us_f16_to_f32((uint16_t)i);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) /* 0.3% subnormal: moved to the side list */
+            for (uint32_t i = 0; i < N; i++) W[i] = i % 331 == 0 ? us_f16_to_f32((uint16_t)(1 + i % 1023)) : us_f16_to_f32((uint16_t)(0x3c00 + i % 1024));
+        us_gemm_weights *pw = us_gemm_weights_new_f16(W, N, 1);
+        REQUIRE(pw != NULL);
+        CHECK(pass == 0 || us_gemm_weights_bytes(pw) > (size_t)N * 2);
+        static const float gains[] = {1.0f, 0x1p15f, 0x1p16f};
+        for (int g = 0; g < 3; g++)
+            for (int32_t M = 1; M <= 4; M += 3) {
+                const float A[4] = {gains[g], gains[g], gains[g], gains[g]};
+                us_gemm_f32(M, A, 1, pw, NULL, C, N);
+                int bad = 0;
+                for (int32_t m = 0; m < M; m++)
+                    for (uint32_t i = 0; i < N; i++) {
+                        const float want = 0.0f + W[i] * gains[g], got = C[(size_t)m * N + i]; /* -0 sums to +0 */
+                        const int wrong = isnan(want) ? !isnan(got) : !same_bits(got, want);
+                        if (wrong && bad < 3) fprintf(stderr, "  half %04x: got %.9g, want %.9g\n", (unsigned)i, got, want);
+                        bad += wrong;
+                    }
+                if (bad) fprintf(stderr, "  pass %d, A = %g, M = %d: %d wrong\n", pass, gains[g], M, bad);
+                CHECK(bad == 0);
+            }
+        us_gemm_weights_free(pw);
+    }
+    free(W), free(C);
+}
+
+#if defined(US_GEMM_HAVE_WASMSIMD)
+/* The 1x8 f16 micro-kernel, called directly on a hand-packed f16 panel (with
+ * the 2 readable bytes before it), A prescaled by 2^112 as its contract
+ * says: every nc, a range of kc, bias on and off; against the reference on
+ * the widened weights, and nothing outside the row's nc floats written. */
+static void test_f16_ukernel_direct(void) {
+    static const size_t KC[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31};
+    int bad = 0;
+    for (size_t ki = 0; ki < sizeof KC / sizeof KC[0]; ki++) {
+        const size_t kc = KC[ki];
+        uint16_t buf[1 + 31 * 8];
+        uint16_t *panel = buf + 1;
+        float W[8 * 31], A[31], As[31], bias[8], got[11], ref[11];
+        buf[0] = 0xffff; /* the byte pair before the panel: must not matter */
+        for (size_t k = 0; k < kc; k++) {
+            A[k] = rng_uniform();
+            As[k] = A[k] * 0x1p112f;
+        }
+        for (size_t j = 0; j < 8; j++) bias[j] = rng_uniform();
+        for (size_t nc = 1; nc <= 8; nc++) {
+            for (size_t k = 0; k < kc; k++)
+                for (size_t j = 0; j < 8; j++) {
+                    const uint16_t h = j < nc ? us_f32_to_f16(rng_uniform()) : 0;
+                    panel[k * 8 + j] = h;
+                    W[j * (kc ? kc : 1) + k] = us_f16_to_f32(h);
+                }
+            for (int with_bias = 0; with_bias < 2; with_bias++) {
+                for (int i = 0; i < 11; i++) got[i] = ref[i] = SENTINEL;
+                us_f32_f16w_gemm_ukernel_1x8__wasmsimd(1, nc, kc, As, kc, panel, with_bias ? bias : NULL, got, 11);
+                us_f32_gemm_nt__scalar(1, (int32_t)nc, (int32_t)kc, A, (int32_t)kc, W, (int32_t)(kc ? kc : 1),
+                                       with_bias ? bias : NULL, ref, 11);
+                for (size_t i = 0; i < 11; i++)
+                    if (!same_bits(got[i], ref[i]) && bad++ < 5) /* bit for bit: same products, k order */
+                        fprintf(stderr, "  f16 1x8 nc=%zu kc=%zu bias=%d: c[%zu] = %.9g, ref %.9g\n", nc, kc,
+                                with_bias, i, got[i], ref[i]);
+            }
+        }
+    }
+    CHECK(bad == 0);
+}
+#endif
+
 int main(void) {
     US_RUN(test_pack_kn_equals_pack_nk);
     US_RUN(test_kernel_name);
@@ -332,6 +640,15 @@ int main(void) {
     US_RUN(test_edge_shapes_strided);
     US_RUN(test_long_k);
     US_RUN(test_gpt2_mlp_shape);
-    printf("worst |got - ref| / sum|a||w|: %.3g (tolerance 1e-5)\n", worst_ratio);
+    US_RUN(test_f16_conversions_exhaustive);
+    US_RUN(test_f32_to_f16_rounding);
+    US_RUN(test_f16_pack_bit_exact);
+#if defined(US_GEMM_HAVE_WASMSIMD)
+    US_RUN(test_f16_ukernel_direct);
+#endif
+    US_RUN(test_f16_gemm_every_half);
+    US_RUN(test_f16_gemm_edge_shapes);
+    US_RUN(test_f16_gemm_gpt2_and_large);
+    printf("worst |got - ref| / sum|a||w|: %.3g f32, %.3g f16 (tolerance 1e-5)\n", worst_ratio, worst_ratio_f16);
     return us_harness_summary();
 }

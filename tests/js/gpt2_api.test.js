@@ -174,7 +174,8 @@ describe('runWithCache', () => {
     let bytes = 0;
     for (const t of all.cache.values()) bytes += t.data.byteLength;
     assert.equal(all.bytes, bytes);
-    assert.deepEqual(all.output.data, model.forward(ids).data);
+    // Unwatched attention runs fused: equal to the materialised path up to float rounding.
+    assert.ok(maxAbsDiff(all.output.data, model.forward(ids).data) < 1e-6);
     close(all.cache.get('transformer->h->1->attn->z'), g.t('out.transformer->h->1->attn->z'));
     const glob = model.runWithCache(ids, { names: 'transformer->h->*->attn->pattern' });
     assert.deepEqual([...glob.cache.keys()], ['transformer->h->0->attn->pattern', 'transformer->h->1->attn->pattern']);

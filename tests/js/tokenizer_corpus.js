@@ -143,7 +143,7 @@ function repositoryTexts() {
     for (const name of readdirSync(dir).sort()) {
       const p = join(dir, name);
       const rel = relative(root, p);
-      if (/^(node_modules|build|\.git|web\/unseal\.wasm)/.test(rel) || name.startsWith('.')) continue;
+      if (/^(node_modules|build|\.git|web\/unseal\.wasm|demo\/dist|demo\/models)/.test(rel) || name.startsWith('.')) continue;
       const st = statSync(p);
       if (st.isDirectory()) walk(p);
       else if (/\.(md|c|h|js|mjs|py|txt|html|cmake)$|CMakeLists\.txt$/.test(name) && st.size < 400_000 &&
