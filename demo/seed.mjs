@@ -1,5 +1,5 @@
 // seed.mjs — Unseal's hooking tutorial, line for line, in JavaScript.
-// Run: node demo/seed.mjs   (or `npm run demo` until the browser demo exists)
+// Run: node demo/seed.mjs
 import { nn, HookedModel, Hook, Tensor } from 'unseal-wasm';
 
 nn.manualSeed(0);
