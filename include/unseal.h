@@ -289,6 +289,10 @@ const us_gpt2_config *us_gpt2_config_of(const us_gpt2 *m);
 int32_t us_gpt2_num_params(const us_gpt2 *m);
 us_tensor *us_gpt2_param(us_gpt2 *m, int32_t i);
 void us_gpt2_params_changed(us_gpt2 *m);
+/* How the matmul weights (Conv1D and the tied head) are stored for the
+ * forward: US_F32 (default) or US_F16 (rounded once, to nearest even, when
+ * packed; compute stays f32). */
+us_status us_gpt2_set_weight_dtype(us_gpt2 *m, us_dtype dt, us_error *err);
 
 /* Hook points in the order of model.layers (HF's named_modules, with the
  * attention points after the attention's modules and resid_mid last in each
@@ -417,6 +421,44 @@ us_status us_safetensors_parse_header(const uint8_t *buf, size_t avail, uint64_t
 void us_safetensors_free(us_safetensors *st);
 /* Index of the entry called `name`, or -1. */
 int32_t us_safetensors_find(const us_safetensors *st, const char *name);
+
+/* ---------------------------------------------------------------- HuggingFace model folders */
+
+/* Reads a HuggingFace config.json (`json`, `len` bytes, borrowed) into *out,
+ * with the rules of web/gpt2.js parseConfig: model_type "gpt2" (or, without
+ * model_type, an architecture starting with "GPT2"); GPT2Config's defaults
+ * for missing keys (vocab_size 50257, n_positions 1024, n_embd 768, n_layer 12,
+ * n_head 12, n_inner null -> 0, layer_norm_epsilon 1e-5); positive integer
+ * sizes below 2^31 with n_embd divisible by n_head; activation_function
+ * "gelu_new" or "gelu_pytorch_tanh"; scale_attn_weights true and neither
+ * scale_attn_by_inverse_layer_idx nor add_cross_attention. A key given twice
+ * keeps its last value, as JSON.parse does. On failure (US_ERR_FORMAT, or
+ * US_ERR_OOM) *out is zeroed and err names the key and its value. */
+us_status us_gpt2_config_parse(const char *json, size_t len, us_gpt2_config *out, us_error *err);
+
+/* One tensor of a sharded checkpoint's index and the shard that holds it. */
+typedef struct us_shard_tensor {
+    char *name;   /* owned by the us_shard_index, NUL-terminated */
+    int32_t file; /* index into us_shard_index.files */
+} us_shard_tensor;
+
+/* A parsed model.safetensors.index.json. */
+typedef struct us_shard_index {
+    int32_t n_files;
+    char **files;             /* owned: the distinct shard file names, in order of first appearance */
+    int32_t n_tensors;
+    us_shard_tensor *tensors; /* owned: weight_map's entries, in file order */
+} us_shard_index;
+
+/* Parses a model.safetensors.index.json (`json`, `len` bytes, borrowed): an
+ * object whose "weight_map" is an object of tensor name -> shard file name.
+ * Every file name must be a plain relative name inside the model folder: not
+ * empty, not absolute, no scheme ("https:"), no "..", "." or empty path
+ * segments, no backslash, NUL or other control character. A tensor named
+ * twice is an error. On success *out is owned by the caller (free with
+ * us_shard_index_free); on failure it is empty and err says why. */
+us_status us_shard_index_parse(const char *json, size_t len, us_shard_index *out, us_error *err);
+void us_shard_index_free(us_shard_index *idx);
 
 #ifdef __cplusplus
 }

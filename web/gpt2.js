@@ -346,6 +346,11 @@ export class HookedGPT2 extends HookedModel {
     this.#cfg = Object.freeze({ ...backend.cfg });
   }
 
+  /** How the matmul weights are stored: 'f32', or 'f16' (computed in f32). */
+  get dtype() {
+    return this._backend.dtype;
+  }
+
   /** The HF config (with GPT2Config's defaults filled in). */
   get config() {
     return this.#cfg;
@@ -704,8 +709,9 @@ function loadWeights(backend, files, { strict = true } = {}) {
  * @param {{ onProgress?: (p: {loaded: number, total: number, file: string}) => void, signal?: AbortSignal }} [options]
  */
 export async function fromPretrained(src, { dtype = 'float32', onProgress, signal } = {}) {
-  if (!['float32', 'f32'].includes(dtype)) {
-    throw new UnsealError('ERR_INVALID_ARG', `fromPretrained: dtype '${dtype}' is not available in this version; weights stored as F16/BF16 are widened to float32 on load`);
+  const half = ['float16', 'f16'].includes(dtype);
+  if (!half && !['float32', 'f32'].includes(dtype)) {
+    throw new UnsealError('ERR_INVALID_ARG', `fromPretrained: dtype must be 'f32' (default) or 'f16' (matmul weights stored as half, computed in f32), got '${dtype}'`);
   }
   const folder = new ModelFolder(src, { signal, onProgress });
   const rawConfig = await folder.readJSON('config.json');
@@ -740,6 +746,15 @@ export async function fromPretrained(src, { dtype = 'float32', onProgress, signa
 
   const backend = new Gpt2Backend(cfg);
   try {
+    if (half) {
+      const err = new ErrorSlot();
+      try {
+        err.check(C.usw_gpt2_set_weight_dtype(backend.ptr, 1, err.ptr), 'fromPretrained: ');
+      } finally {
+        err.free();
+      }
+    }
+    backend.dtype = half ? 'f16' : 'f32';
     loadWeights(backend, files);
     backend.tokenizer = await Tokenizer.fromFolder(folder);
     if (backend.tokenizer && backend.tokenizer.vocabSize > cfg.vocab_size) {

@@ -77,6 +77,7 @@ struct us_gpt2 {
     layer_packs *packs; /* [L] */
     us_gemm_weights *wte_pack; /* lm_head: logits = x · wteᵀ */
     int packs_valid;
+    us_dtype pack_dtype; /* US_F32, or US_F16: matmul weights stored as half */
     us_arena arena;
 };
 
@@ -112,6 +113,16 @@ const us_gpt2_config *us_gpt2_config_of(const us_gpt2 *m) { return &m->cfg; }
 int32_t us_gpt2_num_params(const us_gpt2 *m) { return m->n_params; }
 us_tensor *us_gpt2_param(us_gpt2 *m, int32_t i) { return (i >= 0 && i < m->n_params) ? &m->params[i] : NULL; }
 void us_gpt2_params_changed(us_gpt2 *m) { m->packs_valid = 0; }
+
+us_status us_gpt2_set_weight_dtype(us_gpt2 *m, us_dtype dt, us_error *err) {
+    if (dt != US_F32 && dt != US_F16)
+        return us_fail(err, US_ERR_DTYPE, "GPT-2: matmul weights can be stored as F32 or F16, not %s", us_dtype_name(dt));
+    if (m->pack_dtype != dt) {
+        m->pack_dtype = dt;
+        m->packs_valid = 0;
+    }
+    return US_OK;
+}
 int32_t us_gpt2_num_points(const us_gpt2 *m) { return m->n_points; }
 const char *us_gpt2_point_name(const us_gpt2 *m, int32_t p) {
     return (p >= 0 && p < m->n_points) ? m->point_names[p] : NULL;
@@ -254,15 +265,18 @@ static us_status ensure_packs(us_gpt2 *m, us_error *err) {
     if (m->packs_valid) return US_OK;
     free_packs(m);
     const int32_t C = m->cfg.n_embd, F = m->cfg.n_inner;
+    const int half = m->pack_dtype == US_F16;
+    us_gemm_weights *(*kn)(const float *, int32_t, int32_t, int32_t) = half ? us_gemm_weights_new_kn_f16 : us_gemm_weights_new_kn;
     for (int32_t l = 0; l < m->cfg.n_layer; l++) {
         layer_packs *p = &m->packs[l];
-        p->c_attn = us_gemm_weights_new_kn(m->params[PARAM_LAYER(l, LP_C_ATTN_W)].data, 3 * C, C, 3 * C);
-        p->attn_c_proj = us_gemm_weights_new_kn(m->params[PARAM_LAYER(l, LP_ATTN_C_PROJ_W)].data, C, C, C);
-        p->c_fc = us_gemm_weights_new_kn(m->params[PARAM_LAYER(l, LP_C_FC_W)].data, F, C, F);
-        p->mlp_c_proj = us_gemm_weights_new_kn(m->params[PARAM_LAYER(l, LP_MLP_C_PROJ_W)].data, C, F, C);
+        p->c_attn = kn(m->params[PARAM_LAYER(l, LP_C_ATTN_W)].data, 3 * C, C, 3 * C);
+        p->attn_c_proj = kn(m->params[PARAM_LAYER(l, LP_ATTN_C_PROJ_W)].data, C, C, C);
+        p->c_fc = kn(m->params[PARAM_LAYER(l, LP_C_FC_W)].data, F, C, F);
+        p->mlp_c_proj = kn(m->params[PARAM_LAYER(l, LP_MLP_C_PROJ_W)].data, C, F, C);
         if (!p->c_attn || !p->attn_c_proj || !p->c_fc || !p->mlp_c_proj) goto oom;
     }
-    m->wte_pack = us_gemm_weights_new(m->params[PARAM_WTE].data, m->cfg.vocab_size, C);
+    m->wte_pack = half ? us_gemm_weights_new_f16(m->params[PARAM_WTE].data, m->cfg.vocab_size, C)
+                       : us_gemm_weights_new(m->params[PARAM_WTE].data, m->cfg.vocab_size, C);
     if (!m->wte_pack) goto oom;
     m->packs_valid = 1;
     return US_OK;

@@ -149,6 +149,9 @@ USW_EXPORT(usw_gpt2_free) void usw_gpt2_free(us_gpt2 *m) { us_gpt2_free(m); }
 USW_EXPORT(usw_gpt2_num_params) int32_t usw_gpt2_num_params(us_gpt2 *m) { return us_gpt2_num_params(m); }
 USW_EXPORT(usw_gpt2_param) us_tensor *usw_gpt2_param(us_gpt2 *m, int32_t i) { return us_gpt2_param(m, i); }
 USW_EXPORT(usw_gpt2_params_changed) void usw_gpt2_params_changed(us_gpt2 *m) { us_gpt2_params_changed(m); }
+USW_EXPORT(usw_gpt2_set_weight_dtype) int32_t usw_gpt2_set_weight_dtype(us_gpt2 *m, int32_t dt, us_error *e) {
+    return us_gpt2_set_weight_dtype(m, (us_dtype)dt, e);
+}
 USW_EXPORT(usw_gpt2_num_points) int32_t usw_gpt2_num_points(us_gpt2 *m) { return us_gpt2_num_points(m); }
 USW_EXPORT(usw_gpt2_point_name) const char *usw_gpt2_point_name(us_gpt2 *m, int32_t p) {
     return us_gpt2_point_name(m, p);
@@ -283,3 +286,37 @@ USW_EXPORT(usw_model_backward) int32_t usw_model_backward(us_model *m, const flo
 }
 USW_EXPORT(usw_module_param_grad) float *usw_module_param_grad(us_module *m, int32_t i) { return us_module_param_grad(m, i); }
 USW_EXPORT(usw_module_zero_grad) void usw_module_zero_grad(us_module *m) { us_module_zero_grad(m); }
+
+/* ------------------------------------------------------------ model folder files */
+_Static_assert(offsetof(us_gpt2_config, n_inner) == 20, "layout read by web/gpt2.js");
+_Static_assert(offsetof(us_gpt2_config, layer_norm_epsilon) == 24, "layout read by web/gpt2.js");
+_Static_assert(sizeof(us_gpt2_config) == 28, "layout read by web/gpt2.js");
+/* config.json into a caller's 28-byte buffer: vocab_size, n_positions, n_embd,
+ * n_layer, n_head, n_inner (int32; n_inner 0 for null) and layer_norm_epsilon
+ * (float32), as usw_gpt2_new takes them. */
+USW_EXPORT(usw_gpt2_config_parse) int32_t usw_gpt2_config_parse(const char *json, size_t len, us_gpt2_config *out,
+                                                                us_error *e) {
+    return us_gpt2_config_parse(json, len, out, e);
+}
+/* model.safetensors.index.json; the distinct shard files, in order of first
+ * appearance, are usw_shard_index_file(idx, 0 .. count - 1). */
+USW_EXPORT(usw_shard_index_parse) us_shard_index *usw_shard_index_parse(const char *json, size_t len, us_error *e) {
+    us_shard_index *idx = malloc(sizeof *idx);
+    if (!idx) {
+        us_fail(e, US_ERR_OOM, "model.safetensors.index.json: out of memory");
+        return NULL;
+    }
+    if (us_shard_index_parse(json, len, idx, e) != US_OK) {
+        free(idx);
+        return NULL;
+    }
+    return idx;
+}
+USW_EXPORT(usw_shard_index_count) int32_t usw_shard_index_count(const us_shard_index *idx) { return idx->n_files; }
+USW_EXPORT(usw_shard_index_file) const char *usw_shard_index_file(const us_shard_index *idx, int32_t i) {
+    return (i >= 0 && i < idx->n_files) ? idx->files[i] : NULL;
+}
+USW_EXPORT(usw_shard_index_free) void usw_shard_index_free(us_shard_index *idx) {
+    us_shard_index_free(idx);
+    free(idx);
+}

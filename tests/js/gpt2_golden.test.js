@@ -76,3 +76,28 @@ for (const cfg of CONFIGS) {
     });
   });
 }
+
+describe('F16-stored weights (dtype: \'f16\')', async () => {
+  test('a checkpoint stored in F16, run with F16 weights: every point equals the reference computed from the same F16 values', async () => {
+    const g = loadGpt2Golden('wide_f16');
+    const model = await HookedModel.fromPretrained(g.dir, { dtype: 'f16' });
+    assert.equal(model.dtype, 'f16');
+    const seen = [];
+    const hooks = g.meta.points.map((p) => new Hook(p, (ctx, i, o) => { seen.push({ p, o: o.clone() }); }, p));
+    const logits = model.forward(g.t('input_ids'), { hooks });
+    for (const s of seen) close(s.o, g.t(`out.${s.p}`), `out.${s.p}`);
+    close(logits, g.t('out.lm_head'), 'logits');
+    model.dispose();
+  });
+
+  test('an F32 checkpoint run with F16 weights stays within F16 rounding of the F32 logits', async () => {
+    const g = loadGpt2Golden('wide');
+    const model = await HookedModel.fromPretrained(g.dir, { dtype: 'f16' });
+    const logits = model.forward(g.t('input_ids'));
+    const want = g.t('out.lm_head');
+    const d = maxAbsDiff(logits.data, want.data);
+    assert.ok(d < 2e-3 * maxAbs(want.data) && d > 0, `max |diff| ${d}`);
+    model.dispose();
+    await assert.rejects(HookedModel.fromPretrained(g.dir, { dtype: 'int8' }), (e) => e.code === 'ERR_INVALID_ARG' && /'f16'/.test(e.message));
+  });
+});
