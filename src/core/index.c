@@ -62,6 +62,8 @@ static us_status parse_int(scanner *sc, int64_t *v) {
 
 static us_status push_list(us_index *idx, int32_t *cap, int64_t v, us_error *err) {
     if (idx->n_list == *cap) {
+        if (*cap > INT32_MAX / 2) /* 2^30 entries: a string of gigabytes */
+            return us_fail(err, US_ERR_RANGE, "index string: more than 2^30 list entries");
         int32_t nc = *cap ? *cap * 2 : 8;
         int64_t *l = realloc(idx->list, sizeof *l * (size_t)nc);
         if (!l) return us_fail(err, US_ERR_OOM, "index string: out of memory");

@@ -360,6 +360,31 @@ void us_json_free(us_json *v) {
     memset(v, 0, sizeof *v);
 }
 
+const char *us_json_show(const us_json *v, char *buf, size_t cap) {
+    const char *s = v ? v->raw : NULL;
+    size_t len = v && s ? v->end - v->start : 0, o = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!in_str && (c == ' ' || c == '\t' || c == '\n' || c == '\r')) continue;
+        /* an escape is copied whole: its second byte never ends the string */
+        size_t k = in_str && c == '\\' && i + 1 < len ? 2 : 1;
+        if (o + k > cap - 4) { /* keep room for "..." and the NUL */
+            while (o > 0 && ((unsigned char)buf[o - 1] & 0xc0) == 0x80) o--; /* continuations */
+            if (o > 0 && (unsigned char)buf[o - 1] >= 0xc0) o--;              /* their lead */
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        memcpy(buf + o, s + i, k);
+        o += k;
+        i += k - 1;
+        if (c == '"') in_str = !in_str;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 const char *us_json_uint(const us_json *v, uint64_t *out) {
     if (!v || v->kind != US_JSON_NUMBER) return "is not a number";
     const char *s = v->raw;

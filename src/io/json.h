@@ -67,6 +67,12 @@ size_t us_utf8_invalid_at(const uint8_t *s, size_t len);
  * 2^53"). */
 const char *us_json_uint(const us_json *v, uint64_t *out);
 
+/* Writes v's source text into buf (cap >= 8) for an error message: compact
+ * (white space outside strings dropped), strings as written (escapes kept),
+ * cut at a UTF-8 boundary with "..." when longer than cap - 1. Always
+ * NUL-terminated; returns buf. */
+const char *us_json_show(const us_json *v, char *buf, size_t cap);
+
 /* "null", "false", "true", "number", "string", "array" or "object". */
 const char *us_json_kind_name(us_json_kind k);
 

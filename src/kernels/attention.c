@@ -30,6 +30,12 @@ void us_attention_pv(int32_t T, int32_t S, int32_t hs, const float *pattern,
     us_f32_attention_pv__wasmsimd(T, S, hs, pattern, pattern_stride, v, v_stride, z, z_stride);
 }
 
+void us_attention_pv_dense(int32_t T, int32_t S, int32_t hs, const float *pattern,
+                           int32_t pattern_stride, const float *v, int32_t v_stride, float *z,
+                           int32_t z_stride) {
+    us_f32_attention_pv_dense__wasmsimd(T, S, hs, pattern, pattern_stride, v, v_stride, z, z_stride);
+}
+
 void us_attention_fused(int32_t T, int32_t S, int32_t hs, const float *q, int32_t q_stride,
                         const float *k, int32_t k_stride, const float *v, int32_t v_stride,
                         float *z, int32_t z_stride, float *scratch) {
@@ -56,6 +62,12 @@ void us_attention_pv(int32_t T, int32_t S, int32_t hs, const float *pattern,
                      int32_t pattern_stride, const float *v, int32_t v_stride, float *z,
                      int32_t z_stride) {
     us_f32_attention_pv__scalar(T, S, hs, pattern, pattern_stride, v, v_stride, z, z_stride);
+}
+
+void us_attention_pv_dense(int32_t T, int32_t S, int32_t hs, const float *pattern,
+                           int32_t pattern_stride, const float *v, int32_t v_stride, float *z,
+                           int32_t z_stride) {
+    us_f32_attention_pv_dense__scalar(T, S, hs, pattern, pattern_stride, v, v_stride, z, z_stride);
 }
 
 void us_attention_fused(int32_t T, int32_t S, int32_t hs, const float *q, int32_t q_stride,

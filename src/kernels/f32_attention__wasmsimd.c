@@ -363,13 +363,13 @@ US_INLINE void pv_tile(const int MR, const int NV, const float *const p[4], cons
 }
 
 /* z rows t0..t0+MR-1 = pattern · v, columns in tiles of 4 NV, then 4, then
- * one by one. */
-US_INLINE void pv_group(const int MR, const int NV, int32_t hs, int32_t past, int32_t t0,
+ * one by one. Row r sums keys s < min(common + r, end): causal, common =
+ * past + t0 + 1 and end = common + MR - 1; dense, common = end = S. */
+US_INLINE void pv_group(const int MR, const int NV, int32_t hs, size_t common, size_t end,
                         const float *pattern, size_t ps, const float *v, size_t vs, float *z,
                         size_t zs) {
     const float *p[4];
     for (int r = 0; r < MR; r++) p[r] = pattern + (size_t)r * ps;
-    const size_t common = (size_t)(past + t0) + 1, end = common + MR - 1;
     v128_t acc[4][8];
     size_t j = 0;
     for (; j + 4u * NV <= (size_t)hs; j += 4u * NV) {
@@ -386,26 +386,46 @@ US_INLINE void pv_group(const int MR, const int NV, int32_t hs, int32_t past, in
     }
     for (; j < (size_t)hs; j++)
         for (int r = 0; r < MR; r++) {
+            const size_t keys = common + r < end ? common + r : end;
             float a = 0.0f;
-            for (size_t s = 0; s < common + r; s++) a += p[r][s] * v[s * vs + j];
+            for (size_t s = 0; s < keys; s++) a += p[r][s] * v[s * vs + j];
             z[r * zs + j] = a;
         }
+}
+
+/* Both pattern · V kernels: causal (keys s <= past + t) or dense (all S). */
+static void pv_rows(int dense, int32_t T, int32_t S, int32_t hs, const float *pattern,
+                    int32_t pattern_stride, const float *v, int32_t v_stride, float *z,
+                    int32_t z_stride) {
+    const int32_t past = S - T;
+    const size_t ps = (size_t)pattern_stride, vs = (size_t)v_stride, zs = (size_t)z_stride;
+#define US_PV_GROUP(MR, NV)                                                                      \
+    pv_group(MR, NV, hs, dense ? (size_t)S : (size_t)(past + t0) + 1,                            \
+             dense ? (size_t)S : (size_t)(past + t0) + MR, pattern + t0 * ps, ps, v, vs,         \
+             z + t0 * zs, zs)
+    int32_t t0 = 0;
+    for (; t0 + 4 <= T; t0 += 4) US_PV_GROUP(4, 2);
+    switch (T - t0) {
+    case 3: US_PV_GROUP(3, 2); break;
+    case 2: US_PV_GROUP(2, 4); break;
+    case 1: US_PV_GROUP(1, 8); break;
+    default: break;
+    }
+#undef US_PV_GROUP
 }
 
 void us_f32_attention_pv__wasmsimd(int32_t T, int32_t S, int32_t hs, const float *pattern,
                                    int32_t pattern_stride, const float *v, int32_t v_stride,
                                    float *z, int32_t z_stride) {
     if (T < 1 || S < T || hs < 1) return;
-    const int32_t past = S - T;
-    const size_t ps = (size_t)pattern_stride, vs = (size_t)v_stride, zs = (size_t)z_stride;
-    int32_t t0 = 0;
-    for (; t0 + 4 <= T; t0 += 4) pv_group(4, 2, hs, past, t0, pattern + t0 * ps, ps, v, vs, z + t0 * zs, zs);
-    switch (T - t0) {
-    case 3: pv_group(3, 2, hs, past, t0, pattern + t0 * ps, ps, v, vs, z + t0 * zs, zs); break;
-    case 2: pv_group(2, 4, hs, past, t0, pattern + t0 * ps, ps, v, vs, z + t0 * zs, zs); break;
-    case 1: pv_group(1, 8, hs, past, t0, pattern + t0 * ps, ps, v, vs, z + t0 * zs, zs); break;
-    default: break;
-    }
+    pv_rows(0, T, S, hs, pattern, pattern_stride, v, v_stride, z, z_stride);
+}
+
+void us_f32_attention_pv_dense__wasmsimd(int32_t T, int32_t S, int32_t hs, const float *pattern,
+                                         int32_t pattern_stride, const float *v, int32_t v_stride,
+                                         float *z, int32_t z_stride) {
+    if (T < 1 || S < 1 || hs < 1) return;
+    pv_rows(1, T, S, hs, pattern, pattern_stride, v, v_stride, z, z_stride);
 }
 
 /* -------------------------------------------------------------- fused */

@@ -72,6 +72,21 @@ void us_f32_attention_pv__scalar(int32_t T, int32_t S, int32_t hs, const float *
     }
 }
 
+void us_f32_attention_pv_dense__scalar(int32_t T, int32_t S, int32_t hs, const float *pattern,
+                                       int32_t pattern_stride, const float *v, int32_t v_stride,
+                                       float *z, int32_t z_stride) {
+    if (T < 1 || S < 1 || hs < 1) return;
+    for (int32_t t = 0; t < T; t++) {
+        const float *p = pattern + (size_t)t * (size_t)pattern_stride; /* [S] */
+        float *zt = z + (size_t)t * (size_t)z_stride;                  /* [hs] */
+        for (int32_t j = 0; j < hs; j++) {
+            float acc = 0.0f;
+            for (int32_t s = 0; s < S; s++) acc += p[s] * v[(size_t)s * (size_t)v_stride + j];
+            zt[j] = acc;
+        }
+    }
+}
+
 /* Online softmax over blocks of FUSED_BLOCK keys: per query row, the running
  * max m, the running sum l of exp(score - m), and z itself as the running
  * sum of exp(score - m) v, rescaled by exp(m_old - m_new) when a block raises

@@ -565,14 +565,8 @@ static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *c
                     const int32_t vs = cache ? hs : ks;
                     float *zh = z + ((size_t)b * T * H + h) * hs;
                     const float *ph = att + (((size_t)b * H + h) * T) * S;
-                    if (pattern_seen) {
-                        us_gemm_weights *vp = us_gemm_weights_new_kn(vh, hs, S, vs);
-                        if (!vp) return us_fail(err, US_ERR_OOM, "attention: out of memory");
-                        us_gemm_f32(T, ph, S, vp, NULL, zh, H * hs);
-                        us_gemm_weights_free(vp);
-                    } else {
-                        us_attention_pv(T, S, hs, ph, S, vh, vs, zh, H * hs);
-                    }
+                    if (pattern_seen) us_attention_pv_dense(T, S, hs, ph, S, vh, vs, zh, H * hs);
+                    else us_attention_pv(T, S, hs, ph, S, vh, vs, zh, H * hs);
                 }
         }
 #undef HEAD_QKV

@@ -1,4 +1,4 @@
-/* test_attention_kernels.c — the attention kernels (attention.h) against
+/* test_kernels_attention.c — the attention kernels (attention.h) against
  * their scalar references, over edge shapes.
  *
  * For every hs in {1, 5, 8, 64, 67} and every (T, S) with T <= S from
@@ -17,7 +17,9 @@
  *            and the reference, whose one sequential sum may drift by ~n/2
  *            ulp, within (|x - max| + 8 + n/2) 2^-24 (so neither is the
  *            other's oracle here); masked entries exactly +0;
- *   z        bit for bit given the same pattern (both sum in s order);
+ *   z        bit for bit given the same pattern (both sum in s order); the
+ *            dense z (every key) bit for bit its reference, and equal to
+ *            the causal z when the masked entries are the softmax's zeros;
  *   fused    |fused - unfused| <= 1e-6 * sum_s p[t, s] |v[s, j]| per entry,
  *            for this build's fused against this build's (a)+(b)+(c) and for
  *            the scalar fused against the scalar (a)+(b)+(c);
@@ -209,6 +211,25 @@ static int check_case(const shape *c) {
         }
     if (!padding_intact(z, T, hs, c->zs)) bad += fail_shape(c, "z padding written");
 
+    /* (c') dense: with the exact zeros of the pattern, the causal z bit for
+     * bit; with random values in the masked region, the dense reference bit
+     * for bit */
+    us_attention_pv_dense(T, S, hs, sc, c->ss, v, c->vs, zf, c->zs);
+    for (int32_t t = 0; t < T && !bad; t++)
+        for (int32_t j = 0; j < hs && !bad; j++)
+            if (!same_bits(zf[(size_t)t * c->zs + j], z[(size_t)t * c->zs + j]))
+                bad += fail_shape(c, "dense z over a causal pattern differs from the causal z");
+    for (int32_t t = 0; t < T; t++)
+        for (int32_t s = past + t + 1; s < S; s++) pat_in[(size_t)t * c->ss + s] = rng_uniform();
+    us_attention_pv_dense(T, S, hs, pat_in, c->ss, v, c->vs, zf, c->zs);
+    us_f32_attention_pv_dense__scalar(T, S, hs, pat_in, c->ss, v, c->vs, zf_ref, c->zs);
+    for (int32_t t = 0; t < T && !bad; t++)
+        for (int32_t j = 0; j < hs && !bad; j++)
+            if (!same_bits(zf[(size_t)t * c->zs + j], zf_ref[(size_t)t * c->zs + j]))
+                bad += fail_shape(c, "dense z differs from the dense reference");
+    if (!padding_intact(zf, T, hs, c->zs)) bad += fail_shape(c, "dense z padding written");
+    for (size_t i = 0; i < n_z; i++) zf[i] = zf_ref[i] = SENTINEL;
+
     /* (d) fused against (a)+(b)+(c) of the same build, and the scalar fused
      * against the scalar (a)+(b)+(c) */
     us_attention_fused(T, S, hs, q, c->qs, k, c->ks, v, c->vs, zf, c->zs, scratch);
@@ -356,6 +377,22 @@ static void test_softmax_special_values(void) {
     }
 }
 
+/* The dense product has no causal structure: any T, S >= 1, T > S too. */
+static void test_pv_dense_any_shape(void) {
+    static const int32_t shapes[][3] = {{9, 2, 5}, {5, 1, 8}, {1, 9, 67}, {130, 7, 64}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int32_t T = shapes[i][0], S = shapes[i][1], hs = shapes[i][2];
+        float *p = alloc_rows(T, S, S + 1, 1.0f), *v = alloc_rows(S, hs, hs + 2, 1.0f);
+        float *z = alloc_filled((size_t)T * (hs + 3), SENTINEL), *zr = alloc_filled((size_t)T * (hs + 3), SENTINEL);
+        REQUIRE(p && v && z && zr);
+        us_attention_pv_dense(T, S, hs, p, S + 1, v, hs + 2, z, hs + 3);
+        us_f32_attention_pv_dense__scalar(T, S, hs, p, S + 1, v, hs + 2, zr, hs + 3);
+        CHECK(memcmp(z, zr, sizeof(float) * (size_t)T * (hs + 3)) == 0);
+        CHECK(padding_intact(z, T, hs, hs + 3));
+        free(p), free(v), free(z), free(zr);
+    }
+}
+
 /* Invalid shapes touch nothing; the scratch size. */
 static void test_invalid_shapes_and_scratch(void) {
     float buf[16];
@@ -366,6 +403,7 @@ static void test_invalid_shapes_and_scratch(void) {
         us_attention_scores(T, S, hs, buf, 2, buf, 2, buf, 4, buf);
         if (T < 1 || S < T) us_attention_softmax_rows(T, S, buf, 4); /* needs no hs */
         us_attention_pv(T, S, hs, buf, 4, buf, 2, buf, 2);
+        if (T < 1 || S < 1 || hs < 1) us_attention_pv_dense(T, S, hs, buf, 4, buf, 2, buf, 2);
         us_attention_fused(T, S, hs, buf, 2, buf, 2, buf, 2, buf, 2, buf);
         us_f32_attention_fused__scalar(T, S, hs, buf, 2, buf, 2, buf, 2, buf, 2);
     }
@@ -389,6 +427,7 @@ int main(void) {
     US_RUN(test_kernel_name);
     US_RUN(test_invalid_shapes_and_scratch);
     US_RUN(test_softmax_special_values);
+    US_RUN(test_pv_dense_any_shape);
     US_RUN(test_edge_shapes_tight);
     US_RUN(test_edge_shapes_strided);
     US_RUN(test_decode_and_past);
