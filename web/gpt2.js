@@ -557,7 +557,7 @@ export class HookedGPT2 extends HookedModel {
     const ids = backend.toInput(input);
     const [B, T] = ids.shape;
     if (T + maxNewTokens > cfg.n_positions) {
-      throw new UnsealError('ERR_RANGE', `generate: the prompt (${T} tokens) plus maxNewTokens (${maxNewTokens}) exceeds n_positions = ${cfg.n_positions}`);
+      throw new UnsealError('ERR_RANGE', `generate: the prompt (${T} token${T === 1 ? '' : 's'}) plus maxNewTokens (${maxNewTokens}) exceeds n_positions = ${cfg.n_positions}`);
     }
     const rows = Array.from({ length: B }, (_, b) => Array.from(ids.data.subarray(b * T, (b + 1) * T)));
     const newIds = rows.map(() => []);
