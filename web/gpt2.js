@@ -7,13 +7,13 @@
 // pattern, z) and each block's resid_mid; TransformerLens names are accepted
 // as aliases. Printing the model gives HF's repr.
 
-import { UnsealError } from './errors.js';
+import { UnsealError, fromStatus } from './errors.js';
 import { C, ErrorSlot, heap, malloc, readCString, readTensorDesc } from './wasm.js';
 import { Tensor, toTensor } from './tensor.js';
 import { moduleListRepr, moduleRepr, namedParameters, pyFloat } from './nn.js';
 import { Hook, HookedModel, unknownLayer } from './hooked_model.js';
 import { SafetensorsFile, writeSafetensors } from './io.js';
-import { ModelFolder, checkRelativeName } from './files.js';
+import { ModelFolder } from './files.js';
 import { Tokenizer } from './tokenizer.js';
 
 const inspect = Symbol.for('nodejs.util.inspect.custom');
@@ -148,30 +148,48 @@ const CONFIG_DEFAULTS = {
   scale_attn_weights: true, scale_attn_by_inverse_layer_idx: false, reorder_and_upcast_attn: false,
 };
 
-/** Validates an HF GPT2Config object and fills in GPT2Config's defaults. */
-export function parseConfig(raw, where = 'config.json') {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UnsealError('ERR_FORMAT', `${where}: expected a JSON object`);
-  const arch = raw.architectures ?? [];
-  if (raw.model_type !== undefined && raw.model_type !== 'gpt2') {
-    throw new UnsealError('ERR_FORMAT', `${where}: model_type '${raw.model_type}' is not supported; unseal-wasm runs GPT-2-family models (model_type 'gpt2', architectures ['GPT2LMHeadModel'])`);
+/**
+ * Validates config.json's text with the C parser (src/io/hf_config.c, the one
+ * the fuzzers exercise) and returns the HF config with GPT2Config's defaults
+ * filled in (the numbers as C read them; other keys, e.g. dropout rates for
+ * the repr, as written).
+ */
+export function parseConfig(text, where = 'config.json') {
+  const bytes = new TextEncoder().encode(text);
+  const jp = malloc(bytes.length || 1, 'config.json');
+  const out = malloc(28, 'config');
+  const err = new ErrorSlot();
+  try {
+    heap().u8.set(bytes, jp);
+    const status = C.usw_gpt2_config_parse(jp, bytes.length, out, err.ptr);
+    if (status !== 0) throw fromStatus(status, err.message().replace(/^config\.json: /, `${where}: `));
+    const m = heap();
+    const [vocab_size, n_positions, n_embd, n_layer, n_head, nInner] = Array.from(m.i32.subarray(out >> 2, (out >> 2) + 6));
+    const extras = JSON.parse(text); // valid: C accepted it
+    return { ...CONFIG_DEFAULTS, ...extras, vocab_size, n_positions, n_embd, n_layer, n_head, n_inner: nInner || null, layer_norm_epsilon: extras.layer_norm_epsilon ?? CONFIG_DEFAULTS.layer_norm_epsilon };
+  } finally {
+    C.usw_free(jp);
+    C.usw_free(out);
+    err.free();
   }
-  if (raw.model_type === undefined && !arch.some((a) => /^GPT2/.test(a))) {
-    throw new UnsealError('ERR_FORMAT', `${where}: no model_type and no GPT2 architecture (got ${JSON.stringify(arch)}); unseal-wasm runs GPT-2-family models`);
+}
+
+/** The shard file names of a model.safetensors.index.json (C parser: plain names inside the folder only). */
+function parseShardIndex(text, where) {
+  const bytes = new TextEncoder().encode(text);
+  const jp = malloc(bytes.length || 1, 'the shard index');
+  const err = new ErrorSlot();
+  let idx = 0;
+  try {
+    heap().u8.set(bytes, jp);
+    idx = C.usw_shard_index_parse(jp, bytes.length, err.ptr);
+    if (!idx) throw fromStatus(heap().i32[err.ptr >> 2] || 5, err.message().replace(/^model\.safetensors\.index\.json: /, `${where}: `));
+    return Array.from({ length: C.usw_shard_index_count(idx) }, (_, i) => readCString(C.usw_shard_index_file(idx, i)));
+  } finally {
+    if (idx) C.usw_shard_index_free(idx);
+    C.usw_free(jp);
+    err.free();
   }
-  const cfg = { ...CONFIG_DEFAULTS, ...raw };
-  for (const k of ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head']) {
-    if (!Number.isInteger(cfg[k]) || cfg[k] <= 0) throw new UnsealError('ERR_FORMAT', `${where}: ${k} must be a positive integer, got ${JSON.stringify(cfg[k])}`);
-  }
-  if (cfg.n_inner !== null && (!Number.isInteger(cfg.n_inner) || cfg.n_inner <= 0)) throw new UnsealError('ERR_FORMAT', `${where}: n_inner must be null or a positive integer, got ${JSON.stringify(cfg.n_inner)}`);
-  if (cfg.n_embd % cfg.n_head !== 0) throw new UnsealError('ERR_FORMAT', `${where}: n_embd (${cfg.n_embd}) must be divisible by n_head (${cfg.n_head})`);
-  if (!['gelu_new', 'gelu_pytorch_tanh'].includes(cfg.activation_function)) {
-    throw new UnsealError('ERR_FORMAT', `${where}: activation_function '${cfg.activation_function}' is not supported (GPT-2 uses 'gelu_new')`);
-  }
-  if (typeof cfg.layer_norm_epsilon !== 'number' || !(cfg.layer_norm_epsilon >= 0)) throw new UnsealError('ERR_FORMAT', `${where}: layer_norm_epsilon must be a non-negative number`);
-  if (cfg.scale_attn_weights !== true) throw new UnsealError('ERR_FORMAT', `${where}: scale_attn_weights: false is not supported`);
-  if (cfg.scale_attn_by_inverse_layer_idx) throw new UnsealError('ERR_FORMAT', `${where}: scale_attn_by_inverse_layer_idx is not supported`);
-  if (cfg.add_cross_attention) throw new UnsealError('ERR_FORMAT', `${where}: add_cross_attention is not supported`);
-  return cfg;
 }
 
 // ---------------------------------------------------------------- backend
@@ -714,19 +732,15 @@ export async function fromPretrained(src, { dtype = 'float32', onProgress, signa
     throw new UnsealError('ERR_INVALID_ARG', `fromPretrained: dtype must be 'f32' (default) or 'f16' (matmul weights stored as half, computed in f32), got '${dtype}'`);
   }
   const folder = new ModelFolder(src, { signal, onProgress });
-  const rawConfig = await folder.readJSON('config.json');
-  if (rawConfig === null) throw new UnsealError('ERR_NOT_FOUND', `${folder.describe('config.json')}: not found; a model folder needs config.json (HF GPT2Config) and model.safetensors`);
-  const cfg = parseConfig(rawConfig, folder.describe('config.json'));
+  const configText = await folder.readText('config.json');
+  if (configText === null) throw new UnsealError('ERR_NOT_FOUND', `${folder.describe('config.json')}: not found; a model folder needs config.json (HF GPT2Config) and model.safetensors`);
+  const cfg = parseConfig(configText, folder.describe('config.json'));
 
   // Which weight files: one model.safetensors, or the shards an index names.
   let weightFiles;
-  const index = await folder.readJSON('model.safetensors.index.json');
+  const index = await folder.readText('model.safetensors.index.json');
   if (index !== null) {
-    const where = folder.describe('model.safetensors.index.json');
-    if (!index || typeof index.weight_map !== 'object' || index.weight_map === null || Array.isArray(index.weight_map)) {
-      throw new UnsealError('ERR_FORMAT', `${where}: expected an object with a "weight_map" of tensor name → file name`);
-    }
-    weightFiles = [...new Set(Object.values(index.weight_map))].map((f) => checkRelativeName(f, where));
+    weightFiles = parseShardIndex(index, folder.describe('model.safetensors.index.json'));
   } else {
     weightFiles = ['model.safetensors'];
   }

@@ -24,7 +24,7 @@ const reference = good();
 
 const CASES = [
   ["model folder without config.json", "ERR_NOT_FOUND", "config.json: not found; a model folder needs config.json (HF GPT2Config) and model.safetensors", () => HookedModel.fromPretrained({ 'model.safetensors': weights })],
-  ["config.json that is not JSON", "ERR_FORMAT", "config.json: not valid JSON (Expected property name or '}' in JSON at position 1)", () => HookedModel.fromPretrained({ 'config.json': '{', 'model.safetensors': weights })],
+  ["config.json that is not JSON", "ERR_FORMAT", "config.json: invalid JSON at byte 1: expected a string key", () => HookedModel.fromPretrained({ 'config.json': '{', 'model.safetensors': weights })],
   ["config.json of another architecture", "ERR_FORMAT", "config.json: model_type 'bert' is not supported; unseal-wasm runs GPT-2-family models (model_type 'gpt2', architectures ['GPT2LMHeadModel'])", () => HookedModel.fromPretrained({ 'config.json': JSON.stringify({ ...cfg, model_type: 'bert' }), 'model.safetensors': weights })],
   ["config.json with n_head not dividing n_embd", "ERR_FORMAT", "config.json: n_embd (24) must be divisible by n_head (5)", () => HookedModel.fromPretrained({ 'config.json': JSON.stringify({ ...cfg, n_head: 5 }), 'model.safetensors': weights })],
   ["config.json with a negative n_layer", "ERR_FORMAT", "config.json: n_layer must be a positive integer, got -1", () => HookedModel.fromPretrained({ 'config.json': JSON.stringify({ ...cfg, n_layer: -1 }), 'model.safetensors': weights })],

@@ -99,7 +99,7 @@ describe('loading', () => {
     await rejectsCode(HookedModel.fromPretrained(folderWith({ 'config.json': JSON.stringify({ ...cfg, model_type: 'llama' }) })), 'ERR_FORMAT', /model_type 'llama' is not supported/);
     await rejectsCode(HookedModel.fromPretrained(folderWith({ 'config.json': JSON.stringify({ ...cfg, n_embd: 30 }) })), 'ERR_STATE_DICT', /has shape \[101, 24\] but the config implies \[101, 30\].*config\.json belongs to these weights/);
     await rejectsCode(HookedModel.fromPretrained(folderWith({ 'config.json': JSON.stringify({ ...cfg, n_layer: 3 }) })), 'ERR_STATE_DICT', /missing tensor\(s\): 'transformer\.h\.2\.ln_1\.weight'/);
-    await rejectsCode(HookedModel.fromPretrained(folderWith({ 'config.json': '{"model_type": "gpt2",' })), 'ERR_FORMAT', /config\.json: not valid JSON/);
+    await rejectsCode(HookedModel.fromPretrained(folderWith({ 'config.json': '{"model_type": "gpt2",' })), 'ERR_FORMAT', /config\.json: invalid JSON at byte/);
     await rejectsCode(HookedModel.fromPretrained(folderWith({ 'config.json': JSON.stringify({ ...cfg, n_head: 5 }) })), 'ERR_FORMAT', /divisible by n_head/);
     await rejectsCode(HookedModel.fromPretrained(folderWith({ 'model.safetensors': 'not a safetensors file' })), 'ERR_FORMAT', /model\.safetensors/);
   });
