@@ -59,3 +59,17 @@ test('two worker threads load and run the package independently, with equal resu
   assert.deepEqual(a, b);
   assert.deepEqual(a, Array.from(model.forward(ids).data));
 });
+
+test('out of memory: a model too large for wasm32 is a clear error, and smaller models keep working', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { nn } = await import('../../web/index.js');
+  const cfg = JSON.parse(readFileSync(`${dir}/config.json`, 'utf8'));
+  const huge = { ...cfg, n_embd: 4096, n_head: 32, n_layer: 16, vocab_size: 50257 };
+  await assert.rejects(HookedModel.fromPretrained({ 'config.json': JSON.stringify(huge), 'model.safetensors': readFileSync(`${dir}/model.safetensors`) }),
+    (e) => e.code === 'ERR_OOM' && /parameters do not fit in this address space/.test(e.message));
+  assert.throws(() => nn.Linear(40000, 40000), (e) => e.code === 'ERR_OOM' && /nn\.Linear: out of wasm memory/.test(e.message));
+  const ref = model.forward(ids).data;
+  const again = await HookedModel.fromPretrained(dir);
+  assert.deepEqual(again.forward(ids).data, ref);
+  again.dispose();
+});
