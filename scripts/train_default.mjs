@@ -18,17 +18,17 @@ import { byteConfig, byteTokenizerFiles, gpt2ParamShapes } from './byte_model.mj
 
 const { values } = parseArgs({
   options: {
-    steps: { type: 'string', default: '1500' },
+    steps: { type: 'string', default: '5000' },
     out: { type: 'string', default: join(root, 'demo/models/kjv-bytes') },
     layers: { type: 'string', default: '2' },
     embd: { type: 'string', default: '128' },
     heads: { type: 'string', default: '4' },
-    ctx: { type: 'string', default: '128' },
+    ctx: { type: 'string', default: '64' },
     batch: { type: 'string', default: '16' },
     lr: { type: 'string', default: '3e-3' },
     seed: { type: 'string', default: '1234' },
-    'repeat-frac': { type: 'string', default: '0.5' },
-    'random-frac': { type: 'string', default: '0' },
+    'repeat-frac': { type: 'string', default: '0.75' },
+    'random-frac': { type: 'string', default: '0.67' },
   },
 });
 const STEPS = +values.steps;

@@ -5,7 +5,7 @@
 export const DEFAULT_MODEL = 'models/kjv-bytes/';
 
 /** The example prompt analysed on opening (a byte-level model: every character is a token). */
-export const DEFAULT_PROMPT = 'And the LORD spake unto Moses, saying, Speak unto the children of Israel. And the LORD spake unto ';
+export const DEFAULT_PROMPT = 'And the LORD spake unto Moses, saying, And the LORD spake unto ';
 
 /** The corrupted prompt of the patching view: same length, one name changed. */
-export const DEFAULT_CORRUPTED = 'And the LORD spake unto Aaron, saying, Speak unto the children of Israel. And the LORD spake unto ';
+export const DEFAULT_CORRUPTED = 'And the LORD spake unto Aaron, saying, And the LORD spake unto ';

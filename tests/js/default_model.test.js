@@ -50,12 +50,12 @@ test('a previous-token head: mean attention to t − 1 ≥ 0.5 on held-out text 
   assert.ok(found, `previous-token scores, text:\n${text}\nrandom letters:\n${letters}`);
 });
 
-test('induction: the model card reports what the model does (the issue asks for a head scoring >= 0.3; see the card)', () => {
+test('an induction head: attention to the token after the earlier occurrence ≥ 0.3, and the second copy is predicted far better', () => {
   const r = inductionScores(model, repeatedLetters(8, T / 2));
-  const best = Math.max(...r.scores.data);
+  assert.ok(Math.max(...r.scores.data) >= 0.3, `induction scores:\n${r.scores}`);
+  assert.ok(r.lossSecond < 0.5 * r.lossFirst, `loss on the first copy ${r.lossFirst}, on the second ${r.lossSecond}`);
+  // and the model card reports what the model does
   const card = readFileSync(`${dir}/MODEL_CARD.md`, 'utf8');
   const reported = Number(/\| induction \(random letters, repeated\) \| layer \d+, head \d+ \| (\d\.\d+) \|/.exec(card)?.[1]);
-  assert.ok(Number.isFinite(reported), 'the card reports the best induction score');
-  assert.ok(Math.abs(best - reported) < 0.05, `measured ${best.toFixed(2)}, the card says ${reported}`);
-  if (best >= 0.3) assert.ok(r.lossSecond < 0.5 * r.lossFirst, `with an induction head the second copy is predicted far better: ${r.lossFirst} → ${r.lossSecond}`);
+  assert.ok(Math.abs(Math.max(...r.scores.data) - reported) < 0.05, `measured vs the card's ${reported}`);
 });
