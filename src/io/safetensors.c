@@ -226,23 +226,50 @@ static us_status us_st_parse_entry(const us_json *v, const char *name, size_t na
     return US_OK;
 }
 
+/* Orders metadata keys by (length, bytes), then by position in the object, so
+ * equal keys sit together in file order. */
+static int us_st_cmp_key(const void *a, const void *b) {
+    const us_json *x = *(const us_json *const *)a, *y = *(const us_json *const *)b;
+    if (x->str_len != y->str_len) return x->str_len < y->str_len ? -1 : 1;
+    int c = memcmp(x->str, y->str, x->str_len);
+    if (c) return c;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /* Validates __metadata__: an object whose values are all strings, no key
- * twice. Sets *copy to an owned copy of its raw JSON text. */
+ * twice. Sets *copy to an owned copy of its raw JSON text. The first fault in
+ * member order is reported; duplicates are found by sorting, since the header
+ * may hold millions of keys. */
 static us_status us_st_metadata(const us_json *v, char **copy, us_error *err) {
     if (v->kind != US_JSON_OBJECT)
         return us_fail(err, US_ERR_FORMAT, "__metadata__ is %s, not an object of strings",
                        us_st_kind(v->kind));
-    for (size_t i = 0; i < v->n; i++) {
+    size_t first_bad = v->n; /* the first member whose value is not a string */
+    for (size_t i = 0; i < v->n && first_bad == v->n; i++)
+        if (v->items[i].kind != US_JSON_STRING) first_bad = i;
+    size_t first_dup = v->n; /* the first member whose key appeared before it */
+    if (v->n > 1) {
+        const us_json **order = malloc(v->n * sizeof *order);
+        if (!order) return us_fail(err, US_ERR_OOM, "out of memory checking %zu __metadata__ keys", v->n);
+        for (size_t i = 0; i < v->n; i++) order[i] = &v->keys[i];
+        qsort(order, v->n, sizeof *order, us_st_cmp_key);
+        for (size_t i = 1; i < v->n; i++)
+            if (order[i]->str_len == order[i - 1]->str_len &&
+                memcmp(order[i]->str, order[i - 1]->str, order[i]->str_len) == 0 &&
+                (size_t)(order[i] - v->keys) < first_dup)
+                first_dup = (size_t)(order[i] - v->keys);
+        free(order);
+    }
+    if (first_bad < v->n && first_bad <= first_dup) {
         char kn[US_SHOW_CAP];
-        us_st_show(v->keys[i].str, v->keys[i].str_len, kn, sizeof kn);
-        if (v->items[i].kind != US_JSON_STRING)
-            return us_fail(err, US_ERR_FORMAT, "__metadata__ value of \"%s\" is %s, not a string",
-                           kn, us_st_kind(v->items[i].kind));
-        /* Metadata tables are small; a quadratic check keeps this simple. */
-        for (size_t j = 0; j < i; j++)
-            if (v->keys[j].str_len == v->keys[i].str_len &&
-                memcmp(v->keys[j].str, v->keys[i].str, v->keys[i].str_len) == 0)
-                return us_fail(err, US_ERR_FORMAT, "__metadata__ key \"%s\" appears twice", kn);
+        us_st_show(v->keys[first_bad].str, v->keys[first_bad].str_len, kn, sizeof kn);
+        return us_fail(err, US_ERR_FORMAT, "__metadata__ value of \"%s\" is %s, not a string", kn,
+                       us_st_kind(v->items[first_bad].kind));
+    }
+    if (first_dup < v->n) {
+        char kn[US_SHOW_CAP];
+        us_st_show(v->keys[first_dup].str, v->keys[first_dup].str_len, kn, sizeof kn);
+        return us_fail(err, US_ERR_FORMAT, "__metadata__ key \"%s\" appears twice", kn);
     }
     size_t n = v->end - v->start;
     *copy = malloc(n + 1);

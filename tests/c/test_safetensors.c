@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "unseal.h"
@@ -188,6 +189,46 @@ static void test_many_tensors(void) {
     CHECK(us_safetensors_find(&st, "t1999") == 0);
     us_safetensors_free(&st);
     free(f.buf);
+    free(json);
+}
+
+/* A header whose __metadata__ holds 200000 keys. The duplicate-key check
+ * used to compare every pair: a 3 MB header then took minutes (and the
+ * format allows 100 MB), so a small file could hang a loader. Sorted, it
+ * takes milliseconds. The first fault in member order is still the one
+ * reported. */
+static void test_many_metadata_keys(void) {
+    enum { N = 200000 };
+    size_t cap = (size_t)N * 16 + 64, pos = 0;
+    char *json = malloc(cap);
+    REQUIRE(json != NULL);
+    clock_t start = clock();
+    for (int variant = 0; variant < 3; variant++) {
+        pos = (size_t)snprintf(json, cap, "{\"__metadata__\":{");
+        for (int i = 0; i < N; i++)
+            pos += (size_t)snprintf(json + pos, cap - pos, "%s\"k%07d\":\"\"", i ? "," : "", i);
+        if (variant == 1) /* a duplicate, then a non-string: the duplicate comes first */
+            pos += (size_t)snprintf(json + pos, cap - pos, ",\"k0000007\":\"\",\"k0000003\":\"\",\"z\":1");
+        if (variant == 2) /* a non-string, then duplicates */
+            pos += (size_t)snprintf(json + pos, cap - pos, ",\"z\":1,\"k0000007\":\"\"");
+        snprintf(json + pos, cap - pos, "}}");
+        blob f = st_file(json, 0);
+        us_safetensors st;
+        us_error err = {0};
+        us_status s = us_safetensors_parse(f.buf, f.len, &st, &err);
+        if (variant == 0) {
+            CHECK(s == US_OK && st.metadata_json != NULL);
+            us_safetensors_free(&st);
+        } else if (variant == 1) {
+            CHECK(s == US_ERR_FORMAT && strstr(err.message, "__metadata__ key \"k0000007\" appears twice"));
+        } else {
+            CHECK(s == US_ERR_FORMAT && strstr(err.message, "__metadata__ value of \"z\" is a number"));
+        }
+        free(f.buf);
+    }
+    double secs = (double)(clock() - start) / CLOCKS_PER_SEC;
+    if (secs > 5.0) fprintf(stderr, "  200000 metadata keys took %.2f s\n", secs);
+    CHECK(secs < 5.0); /* quadratic: minutes */
     free(json);
 }
 
@@ -528,6 +569,7 @@ int main(void) {
     US_RUN(test_edge_shapes);
     US_RUN(test_escaped_names);
     US_RUN(test_many_tensors);
+    US_RUN(test_many_metadata_keys);
     US_RUN(test_bad_args);
     US_RUN(test_malformed_table);
 #ifndef __EMSCRIPTEN__
