@@ -11,8 +11,8 @@
 //
 // Environment: US_FUZZ_SECONDS (smoke, default 30), US_FUZZ_RUNS (long,
 // default 10000000), US_FUZZ_JOBS (targets at once, default 1 for smoke and
-// 2 for long). A target starts from its committed seeds, tests/fuzz/corpus/<target>/,
-// which hold the inputs of every bug found so far, so each run replays them
+// 2 for long). A target starts from its committed seeds, tests/fuzz/corpus/<target>/
+// (with the inputs of any bug found, regress-*), so each run replays them
 // first; what it discovers goes to build/fuzz/corpus/<target>/ (not
 // committed), and a crashing input to build/fuzz/artifacts/<target>/.
 import { spawn } from 'node:child_process';
@@ -37,13 +37,13 @@ const out = join(root, 'build/fuzz');
 const SAN = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
 const CFLAGS = ['-std=c11', '-g', '-O1', '-Wall', '-Wextra', '-Wno-unused-parameter', '-I', join(root, 'include'), '-I', join(root, 'src'), ...SAN];
 
-function newest(dirs) {
+function newest(dirs, pattern = /\.[ch]$/) {
   let t = 0;
   const walk = (p) => {
     if (!existsSync(p)) return;
     const s = statSync(p);
     if (s.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
-    else if (/\.[ch]$/.test(p)) t = Math.max(t, s.mtimeMs);
+    else if (pattern.test(p)) t = Math.max(t, s.mtimeMs);
   };
   dirs.forEach((d) => walk(join(root, d)));
   return t;
@@ -65,7 +65,7 @@ export function build(targets = Object.keys(TARGETS)) {
     { ok: haveLibFuzzer, pkg: 'libclang-rt-dev', what: "clang's libFuzzer runtime (libclang_rt.fuzzer)" },
   ]);
   mkdirSync(join(out, 'obj'), { recursive: true });
-  const headers = Math.max(newest(['include', 'src']), statSync(join(root, 'scripts/fuzz.mjs')).mtimeMs);
+  const headers = Math.max(newest(['include', 'src'], /\.h$/), statSync(join(root, 'scripts/fuzz.mjs')).mtimeMs);
   const objects = new Map();
   for (const t of targets) {
     for (const src of TARGETS[t]) {
