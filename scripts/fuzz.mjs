@@ -16,7 +16,7 @@
 // first; what it discovers goes to build/fuzz/corpus/<target>/ (not
 // committed), and a crashing input to build/fuzz/artifacts/<target>/.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensure, have, root, run } from './lib.mjs';
 
@@ -112,13 +112,18 @@ function fuzzOne(t, extra) {
     const started = Date.now();
     const child = spawn(join(out, `fuzz_${t}`), fuzzArgs(t, extra), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
+    // The whole output also goes to build/fuzz/logs/<target>.log, to follow a long run.
+    mkdirSync(join(out, 'logs'), { recursive: true });
+    const file = createWriteStream(join(out, 'logs', `${t}.log`));
     const keep = (chunk) => {
+      file.write(chunk);
       log += chunk;
       if (log.length > 1 << 20) log = log.slice(-(1 << 19)); // the tail is what matters
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.on('close', (code, signal) => {
+      file.end();
       const stat = (k) => Number((log.match(new RegExp(`stat::${k}:\\s+(\\d+)`)) ?? [])[1] ?? NaN);
       resolve({ target: t, code: code ?? signal, runs: stat('number_of_executed_units'), execPerSec: stat('average_exec_per_sec'), seconds: (Date.now() - started) / 1000, log });
     });
