@@ -37,6 +37,7 @@ struct us_model {
     char **names;         /* [n_points], owned */
     point_ref *by_module; /* [n_points], sorted by module address */
     us_arena arena;       /* activations of the current forward */
+    us_threadpool *pool;  /* borrowed compute threads for Linear layers, or NULL */
 };
 
 static const char *kind_name(us_module_kind k) {
@@ -152,6 +153,8 @@ void us_model_free(us_model *model) {
     free(model);
 }
 
+void us_model_set_threadpool(us_model *model, us_threadpool *pool) { model->pool = pool; }
+
 int32_t us_model_num_points(const us_model *model) { return model->n_points; }
 
 const char *us_model_point_name(const us_model *model, int32_t point) {
@@ -261,7 +264,7 @@ static us_status run_linear(run_ctx *r, us_module *m, const us_tensor *in, us_te
     }
     int32_t rows = (int32_t)(us_tensor_numel(in) / m->in_features);
     const float *bias = m->n_params > 1 ? m->params[1].data : NULL;
-    us_gemm_f32(rows, in->data, m->in_features, m->packed, bias, out->data, m->out_features);
+    us_gemm_f32_parallel(r->model->pool, rows, in->data, m->in_features, m->packed, bias, out->data, m->out_features);
     return US_OK;
 }
 
