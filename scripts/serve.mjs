@@ -15,8 +15,9 @@ const TYPES = {
   '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8', '.md': 'text/plain; charset=utf-8', '.safetensors': 'application/octet-stream',
 };
 
-/** Starts serving `root`; resolves to { url, close() }. */
-export function startServer({ root = repoRoot, port = 0, csp = null } = {}) {
+/** Starts serving `root`; resolves to { url, close() }. isolated: false
+ * leaves out COOP/COEP (a page that is not cross-origin isolated). */
+export function startServer({ root = repoRoot, port = 0, csp = null, isolated = true } = {}) {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     if (path === '/favicon.ico') {
@@ -42,11 +43,13 @@ export function startServer({ root = repoRoot, port = 0, csp = null } = {}) {
     const headers = {
       'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
       'Content-Length': st.size,
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-      'Cross-Origin-Resource-Policy': 'same-origin',
       'Cache-Control': 'no-cache',
     };
+    if (isolated) {
+      headers['Cross-Origin-Opener-Policy'] = 'same-origin';
+      headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
+      headers['Cross-Origin-Resource-Policy'] = 'same-origin';
+    }
     if (csp) headers['Content-Security-Policy'] = csp;
     res.writeHead(200, headers);
     createReadStream(file).pipe(res);

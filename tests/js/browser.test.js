@@ -29,6 +29,46 @@ after(async () => {
   await server?.close();
 });
 
+/** What tests/browser/smoke.html computes, in Node. */
+function nodeSmoke() {
+  nn.manualSeed(0);
+  const model = new HookedModel(nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 1))));
+  const x = new Tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), [2, 8]);
+  const out = model.forward(x, { hooks: [new Hook('2->0', (ctx, i, o) => { ctx.o = o.clone(); }, 'k')] });
+  nn.manualSeed(1);
+  const big = new HookedModel(nn.Sequential(nn.Linear(256, 512), nn.GELU(), nn.Linear(512, 200)));
+  const xb = new Tensor(Float32Array.from({ length: 64 * 256 }, (_, i) => Math.cos(i / 3)), [64, 256]);
+  const r = { repr: String(model), output: [...out.data], saved: [...model.saveCtx.k.o.data], big: [...big.forward(xb).data] };
+  model.dispose();
+  big.dispose();
+  return r;
+}
+
+test('without cross-origin isolation the page falls back to the single-thread build, with the same numbers', async () => {
+  const plain = await startServer({ isolated: false, csp: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'" });
+  const page = await browser.newPage();
+  try {
+    const problems = [];
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(`${plain.url}/tests/browser/smoke.html`);
+    await page.waitForFunction(() => window.unsealResult !== undefined, null, { timeout: 30000 });
+    const r = await page.evaluate(() => window.unsealResult);
+    assert.equal(r.error, undefined, r.error);
+    assert.deepEqual(problems, []);
+    assert.equal(await page.evaluate(() => self.crossOriginIsolated), false);
+    assert.equal(r.threads.build, 'unseal.wasm');
+    assert.equal(r.threads.threads, 1);
+    assert.match(r.threads.why, /cross-origin isolated/);
+    const want = nodeSmoke();
+    assert.deepEqual(r.output, want.output);
+    assert.deepEqual(r.bigAll, want.big);
+  } finally {
+    await page.close();
+    await plain.close();
+  }
+});
+
 test('the package loads and runs in Chromium under a strict CSP, equal to Node bit for bit', async () => {
   const page = await browser.newPage();
   const problems = [];
@@ -40,14 +80,16 @@ test('the package loads and runs in Chromium under a strict CSP, equal to Node b
   assert.equal(r.error, undefined, r.error);
   assert.deepEqual(problems, []);
   assert.ok(await page.evaluate(() => self.crossOriginIsolated), 'COOP/COEP make the page cross-origin isolated');
+  const want = nodeSmoke();
+  // ... so it runs the threaded build, its compute workers under the same CSP
+  assert.equal(r.threads.build, 'unseal-mt.wasm');
+  assert.equal(r.threads.error, null);
+  assert.equal(r.threads.threads, Math.min(8, await page.evaluate(() => navigator.hardwareConcurrency)));
+  assert.deepEqual(r.bigAll, r.bigOne, 'all threads and one thread give the same bits');
+  assert.deepEqual(r.bigAll, want.big, 'and the same as Node');
 
-  nn.manualSeed(0);
-  const model = new HookedModel(nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 1))));
-  const x = new Tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), [2, 8]);
-  const out = model.forward(x, { hooks: [new Hook('2->0', (ctx, i, o) => { ctx.o = o.clone(); }, 'k')] });
-  assert.equal(r.repr, String(model));
-  assert.deepEqual(r.output, [...out.data]);
-  assert.deepEqual(r.saved, [...model.saveCtx.k.o.data]);
-  model.dispose();
+  assert.equal(r.repr, want.repr);
+  assert.deepEqual(r.output, want.output);
+  assert.deepEqual(r.saved, want.saved);
   await page.close();
 });
