@@ -20,6 +20,7 @@
 #include "core/threadpool.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
+#include "kernels/vgelu.h"
 #include "ops/ops.h"
 #include "ops/ops_backward.h"
 #include "unseal.h"
@@ -624,7 +625,7 @@ static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *c
         us_gemm_f32_parallel(m->pool, (int32_t)BT, ln, C, pk->c_fc, P[PARAM_LAYER(l, LP_C_FC_B)].data, hid, F);
         T3(tb, hid, B, T, F);
         TRY(report(&r, BLOCK_POINT(l, BP_C_FC), &tln, &tb));
-        us_gelu_tanh_f32(act, hid, (int64_t)BT * F);
+        us_gelu_tanh(m->pool, act, hid, (int64_t)BT * F);
         T3(tc, act, B, T, F);
         TRY(report(&r, BLOCK_POINT(l, BP_ACT), &tb, &tc));
         us_gemm_f32_parallel(m->pool, (int32_t)BT, act, F, pk->mlp_c_proj, P[PARAM_LAYER(l, LP_MLP_C_PROJ_B)].data, proj, C);

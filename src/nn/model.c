@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "kernels/vgelu.h"
 #include "nn/module_internal.h"
 #include "ops/ops.h"
 #include "ops/ops_backward.h"
@@ -276,7 +277,7 @@ static us_status run_elementwise(run_ctx *r, us_module *m, const us_tensor *in, 
     switch (m->kind) {
     case US_MOD_RELU: us_relu_f32(out->data, in->data, n); break;
     case US_MOD_GELU: us_gelu_erf_f32(out->data, in->data, n); break;
-    case US_MOD_GELU_TANH: us_gelu_tanh_f32(out->data, in->data, n); break;
+    case US_MOD_GELU_TANH: us_gelu_tanh(r->model->pool, out->data, in->data, n); break;
     case US_MOD_TANH: us_tanh_f32(out->data, in->data, n); break;
     case US_MOD_SIGMOID: us_sigmoid_f32(out->data, in->data, n); break;
     default: break;
