@@ -417,26 +417,36 @@ static int32_t gemm_tasks(size_t M, size_t panels, size_t K, int32_t threads) {
     return tasks < 1 ? 1 : (int32_t)tasks;
 }
 
-static void gemm_task(void *ctx, int32_t task, int32_t thread) {
+/* The task functions, one per path: binaryen inlines a kernel with one call
+ * site into its caller, and V8 allocates registers per function, so each hot
+ * loop gets a small function of its own (the f16 M = 1 kernel inlined into
+ * a task that also held the other paths ran 1.5x slower). */
+static void gemm_task_f32(void *ctx, int32_t task, int32_t thread) {
+    (void)thread;
     const gemm_job *j = ctx;
     int64_t p0, p1;
     us_task_range(j->w->panels, j->n_tasks, task, &p0, &p1);
-    if (j->w->data16 == NULL) {
-        gemm_f32_panels(j, (size_t)p0, (size_t)p1);
-        return;
-    }
+    gemm_f32_panels(j, (size_t)p0, (size_t)p1);
+}
+
 #if defined(US_GEMM_HAVE_WASMSIMD)
-    if (j->row112 != NULL) {
-        gemm_f16_row_panels(j, (size_t)p0, (size_t)p1);
-        return;
-    }
+static void gemm_task_f16_row(void *ctx, int32_t task, int32_t thread) {
+    (void)thread;
+    const gemm_job *j = ctx;
+    int64_t p0, p1;
+    us_task_range(j->w->panels, j->n_tasks, task, &p0, &p1);
+    gemm_f16_row_panels(j, (size_t)p0, (size_t)p1);
+}
+
+static void gemm_task_f16_widen(void *ctx, int32_t task, int32_t thread) {
+    const gemm_job *j = ctx;
+    int64_t p0, p1;
+    us_task_range(j->w->panels, j->n_tasks, task, &p0, &p1);
     unsigned char *mem = j->panels + (size_t)thread * j->panel_bytes;
     gemm_f16_widen_panels(j, (size_t)p0, (size_t)p1,
                           (float *)(void *)(mem + ((64u - ((uintptr_t)mem & 63u)) & 63u)));
-#else
-    (void)thread;
-#endif
 }
+#endif
 
 /* us_gemm_f32 over an f16 pack (SIMD128 paths; see above). Returns 0, or -1
  * when a buffer could not be allocated (the caller then takes the portable path). */
@@ -457,7 +467,7 @@ static int gemm_f16(us_threadpool *pool, gemm_job *j) {
         if (row != NULL) {
             for (size_t k = 0; k < K; k++) row[k] = j->A[k] * 0x1p112f; /* exact */
             j->row112 = row;
-            us_parallel_for(pool, j->n_tasks, gemm_task, j);
+            us_parallel_for(pool, j->n_tasks, gemm_task_f16_row, j);
             if (row != stack_row) free(row);
             add_specials(1, j->A, j->lda, w, j->C, j->ldc);
             return 0;
@@ -467,7 +477,7 @@ static int gemm_f16(us_threadpool *pool, gemm_job *j) {
     j->panel_bytes = (K * nr * sizeof(float) + 64u + 63u) & ~(size_t)63u;
     j->panels = malloc(j->panel_bytes * (size_t)threads); /* indexed by thread */
     if (j->panels == NULL) return -1;
-    us_parallel_for(pool, j->n_tasks, gemm_task, j);
+    us_parallel_for(pool, j->n_tasks, gemm_task_f16_widen, j);
     free(j->panels);
     return 0;
 #else
@@ -486,7 +496,7 @@ void us_gemm_f32_parallel(us_threadpool *pool, int32_t M, const float *A, int32_
         return;
     }
     j.n_tasks = gemm_tasks((size_t)M, (size_t)w->panels, (size_t)w->k, us_threadpool_threads(pool));
-    us_parallel_for(pool, j.n_tasks, gemm_task, &j);
+    us_parallel_for(pool, j.n_tasks, gemm_task_f32, &j);
 }
 
 void us_gemm_f32(int32_t M, const float *A, int32_t lda, const us_gemm_weights *w,
