@@ -459,6 +459,101 @@ static void test_f16_pack_bit_exact(void) {
     CHECK(us_gemm_weights_new_kn_f16(NULL, 2, -1, 2) == NULL);
 }
 
+/* Unpacks p into W [N, K] and compares with ref's unpacking bit for bit (NaN:
+ * any NaN). Returns the number of differing weights. */
+static int packs_differ(const us_gemm_weights *p, const us_gemm_weights *ref) {
+    const int32_t N = us_gemm_weights_n(ref), K = us_gemm_weights_k(ref);
+    float *a = malloc(sizeof(float) * ((size_t)N * K + 1)), *b = malloc(sizeof(float) * ((size_t)N * K + 1));
+    if (!a || !b) return -1;
+    us_gemm_weights_unpack(p, a, K);
+    us_gemm_weights_unpack(ref, b, K);
+    int bad = 0;
+    for (size_t i = 0; i < (size_t)N * K; i++) bad += isnan(b[i]) ? !isnan(a[i]) : !same_bits(a[i], b[i]);
+    free(a), free(b);
+    return bad;
+}
+
+/* A pack filled in place (us_gemm_weights_new_zero, then writes of
+ * rectangles in both layouts, then us_gemm_weights_finish) equals the pack
+ * made from the whole W at once: the same values, the same side list, the
+ * same products bit for bit; reads of any rectangle return the unpacked
+ * values; an edit after finishing (specials in, specials out) equals packing
+ * the edited W. */
+static void test_pack_read_write(void) {
+    static const int32_t sizes[][2] = {{1, 1}, {3, 5}, {8, 16}, {17, 33}, {67, 31}};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++)
+        for (int f16 = 0; f16 < 2; f16++)
+            for (int specials = 0; specials < 2; specials++) {
+                const int32_t N = sizes[t][0], K = sizes[t][1];
+                float *W = alloc_weights((size_t)N * K, specials), *Wt = malloc(sizeof(float) * (size_t)K * N);
+                float *got = malloc(sizeof(float) * (size_t)N * K), *want = malloc(sizeof(float) * (size_t)N * K);
+                float *A = alloc_random((size_t)5 * K), *C1 = malloc(sizeof(float) * 5 * N), *C2 = malloc(sizeof(float) * 5 * N);
+                REQUIRE(W && Wt && got && want && A && C1 && C2);
+                for (int32_t k = 0; k < K; k++)
+                    for (int32_t n = 0; n < N; n++) Wt[(size_t)k * N + n] = W[(size_t)n * K + k];
+                us_gemm_weights *ref = f16 ? us_gemm_weights_new_f16(W, N, K) : us_gemm_weights_new(W, N, K);
+                us_gemm_weights *p = us_gemm_weights_new_zero(N, K, f16);
+                REQUIRE(ref && p);
+                CHECK(us_gemm_weights_is_f16(p) == f16 && us_gemm_weights_n(p) == N && us_gemm_weights_k(p) == K);
+                us_gemm_weights_unpack(p, got, K);
+                for (size_t i = 0; i < (size_t)N * K; i++) CHECK(got[i] == 0.0f);
+                /* rows [0, n1) as W, in two column pieces; the rest as Wᵀ, by rows of k in two pieces */
+                const int32_t n1 = N / 2, k1 = K / 3;
+                us_gemm_weights_write(p, 0, n1, 0, k1, W, K);
+                us_gemm_weights_write(p, 0, n1, k1, K - k1, W + k1, K);
+                us_gemm_weights_write_t(p, 0, k1, n1, N - n1, Wt + n1, N);
+                us_gemm_weights_write_t(p, k1, K - k1, n1, N - n1, Wt + (size_t)k1 * N + n1, N);
+                REQUIRE(us_gemm_weights_finish(p) == 0);
+                CHECK(packs_differ(p, ref) == 0);
+                CHECK(us_gemm_weights_bytes(p) == us_gemm_weights_bytes(ref));
+                for (int32_t M = 1; M <= 5; M += 4) {
+                    us_gemm_f32(M, A, K, p, NULL, C1, N);
+                    us_gemm_f32(M, A, K, ref, NULL, C2, N);
+                    CHECK(memcmp(C1, C2, sizeof(float) * (size_t)M * N) == 0);
+                }
+                /* reads of rectangles, in both layouts */
+                us_gemm_weights_unpack(ref, want, K);
+                const int32_t r0 = N / 3, rr = N - N / 3 - N / 4, c0 = K / 4, cc = K - K / 4 - K / 5;
+                us_gemm_weights_read(p, r0, rr, c0, cc, got, cc);
+                int bad = 0;
+                for (int32_t r = 0; r < rr; r++)
+                    for (int32_t c = 0; c < cc; c++) {
+                        const float w = want[(size_t)(r0 + r) * K + c0 + c], g = got[(size_t)r * cc + c];
+                        bad += isnan(w) ? !isnan(g) : !same_bits(g, w);
+                    }
+                us_gemm_weights_read_t(p, c0, cc, r0, rr, got, rr);
+                for (int32_t c = 0; c < cc; c++)
+                    for (int32_t r = 0; r < rr; r++) {
+                        const float w = want[(size_t)(r0 + r) * K + c0 + c], g = got[(size_t)c * rr + r];
+                        bad += isnan(w) ? !isnan(g) : !same_bits(g, w);
+                    }
+                CHECK(bad == 0);
+                /* an edit of a finished pack: new values (and specials) over a rectangle */
+                for (int32_t r = 0; r < rr; r++)
+                    for (int32_t c = 0; c < cc; c++) {
+                        const size_t i = (size_t)(r0 + r) * K + c0 + c;
+                        W[i] = (r + c) % 5 == 0 ? (c % 2 ? 1e-6f : INFINITY) : rng_uniform();
+                        got[(size_t)r * cc + c] = W[i];
+                    }
+                us_gemm_weights_write(p, r0, rr, c0, cc, got, cc);
+                REQUIRE(us_gemm_weights_finish(p) == 0);
+                us_gemm_weights *ref2 = f16 ? us_gemm_weights_new_f16(W, N, K) : us_gemm_weights_new(W, N, K);
+                REQUIRE(ref2 != NULL);
+                CHECK(packs_differ(p, ref2) == 0);
+                CHECK(us_gemm_weights_bytes(p) == us_gemm_weights_bytes(ref2));
+                us_gemm_f32(1, A, K, p, NULL, C1, N);
+                us_gemm_f32(1, A, K, ref2, NULL, C2, N);
+                CHECK(memcmp(C1, C2, sizeof(float) * (size_t)N) == 0);
+                us_gemm_weights_free(p), us_gemm_weights_free(ref), us_gemm_weights_free(ref2);
+                free(W), free(Wt), free(got), free(want), free(A), free(C1), free(C2);
+            }
+    CHECK(us_gemm_weights_new_zero(-1, 2, 0) == NULL && us_gemm_weights_new_zero(2, -1, 1) == NULL);
+    us_gemm_weights *empty = us_gemm_weights_new_zero(0, 3, 1);
+    REQUIRE(empty != NULL);
+    CHECK(us_gemm_weights_finish(empty) == 0);
+    us_gemm_weights_free(empty);
+}
+
 /* us_gemm_f32 over an f16 pack against the reference run on the rounded
  * weights (unpacked), with check_gemm's tolerance and padding checks. A is
  * scaled by a_gain (>= 2^16 takes M = 1 off its fast path). Returns the
@@ -643,6 +738,7 @@ int main(void) {
     US_RUN(test_f16_conversions_exhaustive);
     US_RUN(test_f32_to_f16_rounding);
     US_RUN(test_f16_pack_bit_exact);
+    US_RUN(test_pack_read_write);
 #if defined(US_GEMM_HAVE_WASMSIMD)
     US_RUN(test_f16_ukernel_direct);
 #endif
