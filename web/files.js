@@ -4,6 +4,7 @@
 // or an array/FileList of File). Reads report progress and can be cancelled.
 
 import { UnsealError } from './errors.js';
+import { blobSource, bytesSource, nodeFileSource, responseSource } from './io.js';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
@@ -153,6 +154,54 @@ export class ModelFolder {
     }
     this.signal?.throwIfAborted();
     return bytes;
+  }
+
+  /**
+   * The file as a byte source read front to back (see io.js), or null when
+   * it does not exist: for large files, which are then never held whole.
+   * Reads report progress and stop at the signal.
+   */
+  async open(name) {
+    this.signal?.throwIfAborted();
+    let src;
+    if (this.kind === 'files') {
+      const f = this.files.get(name);
+      if (f === undefined) return null;
+      if (typeof Blob !== 'undefined' && f instanceof Blob) src = blobSource(f, name);
+      else if (f instanceof ArrayBuffer) src = bytesSource(new Uint8Array(f), name);
+      else if (ArrayBuffer.isView(f)) src = bytesSource(new Uint8Array(f.buffer, f.byteOffset, f.byteLength), name);
+      else if (typeof f === 'string') src = bytesSource(new TextEncoder().encode(f), name);
+      else throw new UnsealError('ERR_INVALID_ARG', `fromPretrained: the file '${name}' must be bytes, a Blob/File or a string, got ${f?.constructor?.name ?? typeof f}`);
+    } else if (this.kind === 'dir') {
+      src = await nodeFileSource(this.describe(name));
+      if (!src) return null;
+    } else {
+      const url = this.describe(name);
+      let res;
+      try {
+        res = await fetch(url, { signal: this.signal });
+      } catch (e) {
+        if (e.name === 'AbortError') throw e;
+        throw new UnsealError('ERR_IO', `${url}: fetch failed (${e.message})`, { cause: e });
+      }
+      if (res.status === 404) return null;
+      if (!res.ok) throw new UnsealError('ERR_IO', `${url}: HTTP ${res.status} ${res.statusText}`);
+      src = await responseSource(res, url);
+      this.total += src.size;
+    }
+    const folder = this;
+    return {
+      name: this.describe(name),
+      size: src.size,
+      async next() {
+        folder.signal?.throwIfAborted();
+        const c = await src.next();
+        folder.signal?.throwIfAborted();
+        if (c) folder.#progress(c.length, name);
+        return c;
+      },
+      close: () => src.close(),
+    };
   }
 
   async readText(name) {
