@@ -198,7 +198,10 @@ export function blobSource(blob, name) {
   };
 }
 
-/** A file on disk (Node), read into one reused buffer; null when it does not exist. */
+/**
+ * A file on disk (Node); null when it does not exist. Two buffers take turns:
+ * while the caller works on one, the next piece is read into the other.
+ */
 export async function nodeFileSource(path, name = path) {
   const fsName = 'node:fs/promises';
   const fs = await import(/* @vite-ignore */ fsName);
@@ -218,25 +221,35 @@ export async function nodeFileSource(path, name = path) {
     await fh.close();
     throw new UnsealError('ERR_IO', `${path}: ${e.message}`, { cause: e });
   }
-  const buf = new Uint8Array(Math.max(1, Math.min(CHUNK_BYTES, size)));
-  let pos = 0;
+  const bufs = [0, 1].map(() => new Uint8Array(Math.max(1, Math.min(CHUNK_BYTES, size))));
+  let pos = 0; // where the next read starts
+  let turn = 0;
+  const read = () => {
+    if (pos >= size) return null;
+    const buf = bufs[turn];
+    turn ^= 1;
+    const at = pos;
+    pos += Math.min(buf.length, size - pos);
+    return fh.read(buf, 0, Math.min(buf.length, size - at), at).then(
+      ({ bytesRead }) => buf.subarray(0, bytesRead),
+      (e) => { throw new UnsealError('ERR_IO', `${path}: ${e.message}`, { cause: e }); });
+  };
+  let ahead = null; // the read in flight
   return {
     name,
     size,
     async next() {
-      if (pos >= size) return null;
-      let n;
-      try {
-        ({ bytesRead: n } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos));
-      } catch (e) {
-        throw new UnsealError('ERR_IO', `${path}: ${e.message}`, { cause: e });
-      }
-      if (n === 0) return null; // the file shrank: the reader reports the truncation
-      pos += n;
-      return buf.subarray(0, n);
+      const cur = ahead ?? read();
+      if (cur === null) return null;
+      const c = await cur;
+      ahead = c.length ? read() : null;
+      ahead?.catch(() => {}); // reported when awaited
+      return c.length ? c : null; // 0: the file shrank, and the reader reports the truncation
     },
     close() {
-      fh.close().catch(() => {});
+      const pending = ahead;
+      ahead = null;
+      Promise.resolve(pending).catch(() => {}).finally(() => fh.close().catch(() => {}));
     },
   };
 }

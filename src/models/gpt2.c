@@ -427,6 +427,11 @@ us_status us_gpt2_param_write(us_gpt2 *m, int32_t i, int64_t first, int64_t n, c
         us_gpt2_params_changed(m);
         return US_OK;
     }
+    if (dt == US_F32 && ((uintptr_t)src & (sizeof(float) - 1)) == 0) { /* straight from src */
+        pack_flat(*slot, i, t->shape[1], first, n, NULL, src);
+        if (us_gemm_weights_is_f16(*slot)) m->packs_dirty = 1;
+        return US_OK;
+    }
     /* Into the pack, through a block of floats (src may be unaligned). */
     float buf[4096];
     const size_t esize = us_dtype_size(dt);
