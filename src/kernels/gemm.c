@@ -353,6 +353,17 @@ void us_gemm_weights_read_t(const us_gemm_weights *w, int32_t k0, int32_t rows, 
     overlay_specials(w, (size_t)n0, (size_t)cols, (size_t)k0, (size_t)rows, dst, 1, (size_t)ldd);
 }
 
+/* Halves of n floats, the fastest way this build has (bit for bit the same). */
+static void to_halves(size_t n, const float *x, uint16_t *y) {
+#if defined(US_GEMM_HAVE_WASMSIMD)
+    us_f32_f16_vcvt__wasmsimd(n, x, y);
+#else
+    us_f32_f16_vcvt__scalar(n, x, y);
+#endif
+}
+
+#define US_GEMM_HALF_BLOCK 1024 /* halves converted at a time, on the stack */
+
 void us_gemm_weights_write(us_gemm_weights *w, int32_t n0, int32_t rows, int32_t k0, int32_t cols,
                            const float *src, int32_t lds) {
     const size_t nr = US_GEMM_NR;
@@ -360,10 +371,16 @@ void us_gemm_weights_write(us_gemm_weights *w, int32_t n0, int32_t rows, int32_t
     for (size_t r = 0; r < (size_t)rows; r++) {
         const size_t at = pack_at(w, (size_t)n0 + r, (size_t)k0);
         const float *s = src + r * (size_t)lds;
-        if (w->data16 != NULL)
-            for (size_t c = 0; c < (size_t)cols; c++) w->data16[at + c * nr] = us_f32_to_f16(s[c]);
-        else
+        if (w->data16 != NULL) {
+            uint16_t h[US_GEMM_HALF_BLOCK];
+            for (size_t c0 = 0; c0 < (size_t)cols; c0 += US_GEMM_HALF_BLOCK) {
+                const size_t len = (size_t)cols - c0 < US_GEMM_HALF_BLOCK ? (size_t)cols - c0 : US_GEMM_HALF_BLOCK;
+                to_halves(len, s + c0, h);
+                for (size_t c = 0; c < len; c++) w->data16[at + (c0 + c) * nr] = h[c];
+            }
+        } else {
             for (size_t c = 0; c < (size_t)cols; c++) w->data[at + c * nr] = s[c];
+        }
     }
 }
 
@@ -371,15 +388,20 @@ void us_gemm_weights_write_t(us_gemm_weights *w, int32_t k0, int32_t rows, int32
                              const float *src, int32_t lds) {
     const size_t nr = US_GEMM_NR;
     merge_specials(w);
+    uint16_t h[US_GEMM_HALF_BLOCK];
     for (size_t r = 0; r < (size_t)rows; r++) {
         const float *s = src + r * (size_t)lds;
-        size_t c = 0;
+        size_t c = 0, h0 = 0; /* h holds the halves of s[h0 ..] */
         while (c < (size_t)cols) { /* the columns of one panel at a time: NR contiguous slots */
             const size_t n = (size_t)n0 + c, j0 = n % nr;
             const size_t len = nr - j0 < (size_t)cols - c ? nr - j0 : (size_t)cols - c;
             const size_t at = pack_at(w, n, (size_t)k0 + r);
             if (w->data16 != NULL) {
-                for (size_t j = 0; j < len; j++) w->data16[at + j] = us_f32_to_f16(s[c + j]);
+                if (c == 0 || c + len > h0 + US_GEMM_HALF_BLOCK) { /* the next block of halves */
+                    h0 = c;
+                    to_halves((size_t)cols - c < US_GEMM_HALF_BLOCK ? (size_t)cols - c : US_GEMM_HALF_BLOCK, s + c, h);
+                }
+                for (size_t j = 0; j < len; j++) w->data16[at + j] = h[c - h0 + j];
             } else if (len == US_GEMM_NR) { /* a whole panel row: a fixed-size copy */
                 float *d = w->data + at;
                 for (size_t j = 0; j < US_GEMM_NR; j++) d[j] = s[c + j];

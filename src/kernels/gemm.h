@@ -222,9 +222,12 @@ void us_f32_f16w_gemm_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kc, const
 
 /* y[i] = the exact f32 of half x[i], i < n (reference, and SIMD128 below). */
 void us_f16_f32_vcvt__scalar(size_t n, const uint16_t *x, float *y);
+/* y[i] = us_f32_to_f16(x[i]), i < n (reference, and SIMD128 below, bit for bit). */
+void us_f32_f16_vcvt__scalar(size_t n, const float *x, uint16_t *y);
 
 #if defined(US_GEMM_HAVE_WASMSIMD)
 void us_f16_f32_vcvt__wasmsimd(size_t n, const uint16_t *x, float *y);
+void us_f32_f16_vcvt__wasmsimd(size_t n, const float *x, uint16_t *y);
 /* mr == 1, with two conditions (see f32_f16w_gemm__wasmsimd.c): the panel
  * holds no inf or NaN (f16 packs keep those in their side list), and a is the
  * row of A times 2^112 (0x1p112f), with |A| < 2^16 for every finite A. Also

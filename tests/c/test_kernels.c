@@ -376,6 +376,53 @@ static void test_f16_conversions_exhaustive(void) {
  * the even one, and the floats just below and above it to the near one;
  * including 65504 / 65520 (-> inf), the subnormals, 2^-25 (-> 0) and f32
  * subnormals (-> 0). */
+/* us_f32_f16_vcvt (scalar, and SIMD128 when built) equals us_f32_to_f16 bit
+ * for bit: over every f32 bit pattern whose low 15 bits are one of a few
+ * values (2^17 * 8 patterns: every exponent and sign, mantissas at, beside
+ * and between the rounding ties), and every pattern near the edges of the
+ * normal halves (2^-14, 65504 .. 65520, 2^-24 / 2^-25) and near zero; in
+ * groups that mix fast and slow lanes, and with n not a multiple of 8. */
+static void test_f32_to_f16_vcvt(void) {
+    static const uint32_t low[] = {0x0000, 0x0fff, 0x1000, 0x1001, 0x2fff, 0x3000, 0x5a5a, 0x7fff};
+    static const uint32_t edges[] = {0x38800000u, 0x477fe000u, 0x477ff000u, 0x33800000u, 0x33000000u, 0x00000000u,
+                                     0x7f800000u, 0x7fc00000u};
+    const size_t n = (size_t)(1u << 17) * 8 + sizeof edges / sizeof edges[0] * 2 * 4096;
+    float *x = malloc(sizeof(float) * n);
+    uint16_t *y = malloc(sizeof(uint16_t) * n);
+    REQUIRE(x && y);
+    size_t k = 0;
+    for (uint32_t hi = 0; hi < (1u << 17); hi++)
+        for (size_t l = 0; l < 8; l++) {
+            const uint32_t bits = hi << 15 | low[(l + hi) % 8]; /* rotate: fast and slow lanes mix */
+            memcpy(&x[k++], &bits, sizeof bits);
+        }
+    for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++)
+        for (uint32_t d = 0; d < 4096; d++)
+            for (uint32_t sgn = 0; sgn < 2; sgn++) {
+                const uint32_t bits = (edges[e] - 2048u + d) ^ (sgn << 31);
+                memcpy(&x[k++], &bits, sizeof bits);
+            }
+    REQUIRE(k == n);
+    int bad = 0;
+    us_f32_f16_vcvt__scalar(n, x, y);
+    for (size_t i = 0; i < n; i++) bad += y[i] != us_f32_to_f16(x[i]);
+    CHECK(bad == 0);
+#if defined(US_GEMM_HAVE_WASMSIMD)
+    for (size_t off = 0; off < 3; off++) {
+        memset(y, 0, sizeof(uint16_t) * n);
+        us_f32_f16_vcvt__wasmsimd(n - off * 5, x + off, y);
+        int bad_simd = 0;
+        for (size_t i = 0; i < n - off * 5; i++) {
+            const int wrong = y[i] != us_f32_to_f16(x[off + i]);
+            if (wrong && bad_simd < 3) fprintf(stderr, "  %.9g: %04x, want %04x\n", x[off + i], y[i], us_f32_to_f16(x[off + i]));
+            bad_simd += wrong;
+        }
+        CHECK(bad_simd == 0);
+    }
+#endif
+    free(x), free(y);
+}
+
 static void test_f32_to_f16_rounding(void) {
     int bad = 0;
     for (int sign = 0; sign < 2; sign++) {
@@ -737,6 +784,7 @@ int main(void) {
     US_RUN(test_gpt2_mlp_shape);
     US_RUN(test_f16_conversions_exhaustive);
     US_RUN(test_f32_to_f16_rounding);
+    US_RUN(test_f32_to_f16_vcvt);
     US_RUN(test_f16_pack_bit_exact);
     US_RUN(test_pack_read_write);
 #if defined(US_GEMM_HAVE_WASMSIMD)
