@@ -225,11 +225,18 @@ typedef int (*us_hook_fn)(void *user, int32_t point, us_hook_phase phase,
  * arena its forwards write into. */
 typedef struct us_model us_model;
 
+/* Compute threads shared by models (src/core/threadpool.h), owned by the caller. */
+typedef struct us_threadpool us_threadpool;
+
 /* Takes a reference to `root`. Points are the root's descendants in pre-order,
  * each distinct module once (as PyTorch's named_modules), named by joining
  * child indices with "->". Returns owned, or NULL (with err) on OOM. */
 us_model *us_model_new(us_module *root, us_error *err);
 void us_model_free(us_model *model);
+
+/* Compute threads for Linear layers (borrowed; NULL: this thread only), as
+ * us_gpt2_set_threadpool. */
+void us_model_set_threadpool(us_model *model, us_threadpool *pool);
 
 int32_t us_model_num_points(const us_model *model);
 const char *us_model_point_name(const us_model *model, int32_t point); /* borrowed */
@@ -320,6 +327,11 @@ us_status us_gpt2_set_plain_weights(us_gpt2 *m, int plain, us_error *err);
  * packed; compute stays f32). A packed model's weights are converted in
  * place (to F16: rounded; back to F32: the rounded values stay). */
 us_status us_gpt2_set_weight_dtype(us_gpt2 *m, us_dtype dt, us_error *err);
+
+/* Compute threads for the forward's GEMMs and attention heads (borrowed; NULL,
+ * the default: the calling thread only). Results are bit-identical for every
+ * thread count. The pool API: src/core/threadpool.h. */
+void us_gpt2_set_threadpool(us_gpt2 *m, us_threadpool *pool);
 
 /* Hook points in the order of model.layers (HF's named_modules, with the
  * attention points after the attention's modules and resid_mid last in each

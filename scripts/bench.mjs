@@ -1,38 +1,57 @@
 #!/usr/bin/env node
 // bench.mjs — `npm run bench`: a benchmark (never a test; it fails nothing).
-// In one run, side by side:
-//   1. Linear [128x768]·[768x3072] + bias: unseal-wasm's HookedModel.forward
-//      (copy in, GEMM, copy out), its C forward alone, and onnxruntime-web
-//      (wasm backend, SIMD, 1 thread) on the same Linear exported from PyTorch
-//      by scripts/export_onnx.py with our weights; the outputs are compared.
-//   2. What the hook mechanism costs on a GPT-2-shaped MLP: no hooks (C never
-//      calls JS), one no-op hook on a leaf (C asks JS at every point, one
-//      observe), and no-op hooks on every layer.
-//   3. GPT-2 small prefill: HookedModel.fromPretrained + forward on [1, T]
-//      token ids against onnxruntime-web's session.run on the same model
-//      (random weights, GPT-2 small's shape) exported from PyTorch by
-//      scripts/make_gpt2_bench_model.py; load times, RSS, logits compared.
-//      Runs first, in the fresh process, so its RSS deltas are clean.
-// Medians and minima after warmup; the tables go to stdout and, overwritten
-// each run, to bench/RESULTS.md. Progress goes to stderr.
+// unseal-wasm against onnxruntime-web (wasm backend, SIMD, same model, same
+// thread count) where both can run the same thing, in one run:
+//   1. Linear [128x768]·[768x3072] + bias: our public forward, our C forward
+//      alone, and onnxruntime-web on the same Linear with our weights.
+//   2. What the hook mechanism costs on a GPT-2-shaped MLP (module tree).
+//   3. GPT-2 small prefill at T = 1, 32, 128, 512: fromPretrained + forward
+//      against session.run on the same model exported from PyTorch; load
+//      times and RSS. Runs first, in the fresh process, so RSS deltas are clean.
+//   4. Attention-shaped batched matmuls (12 x [128x64]·[64x128] and the
+//      pattern·V product): the library's attention kernels and GEMM, built
+//      into a small bench module (scripts/bench_kernels.c), against
+//      onnxruntime-web's batched MatMul.
+//   5. One-token decode with the KV cache (generate), f32 and f16 weights,
+//      against the bound set by the weight bytes read per token over the
+//      memory bandwidth measured in this run.
+//   6. Hooks on a GPT-2 small forward: none, 100 no-op JS hooks, runWithCache
+//      caching every activation.
+//   7. Loading from disk to the first forward, in fresh child processes (time,
+//      peak RSS against the weights' bytes), ours and onnxruntime-web's.
+//   8. Two threads: sections 1 and 3 (and 5) again in child processes, one
+//      per engine: ours with `await setThreads(2)` (when the package has it),
+//      ORT with numThreads = 2 (fixed before its first session).
+//   9. Size of every web/*.wasm build.
+// Medians and minima after warmup. The tables go to stdout and, on a full
+// run, to bench/RESULTS.md (a targets table first) and README.md (the
+// targets table between <!-- bench:begin --> and <!-- bench:end -->).
+// Progress goes to stderr.
 //
-//   node scripts/bench.mjs [--sections=1,2,3]
-// A run of only some sections prints its tables and leaves bench/RESULTS.md.
+//   node scripts/bench.mjs [--sections=1,2,...,9]
+// A run of only some sections prints its tables and writes nothing.
+// Internal: --child=threads --engine=ours|ort [--threads=2], --child=load-ours,
+// --child=load-ort: a section's fresh process, which prints one JSON line.
 //
 // Needs: `npm install` (devDependency onnxruntime-web) and Debian's
 // python3-torch + python3-onnx under /usr/bin/python3 (installed with apt-get
-// when running as root). A missing piece skips only its comparison.
+// when running as root). A missing piece skips only its comparison, saying why.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { gzipSync } from 'node:zlib';
 import { buildWasm } from './build.mjs';
+import { attention as benchAttentionKernels, bandwidth, buildKernelBench, gemv, loadKernelBench } from './bench_kernels.mjs';
+import { render, updateReadme } from './bench_report.mjs';
 import { have, root } from './lib.mjs';
 
 const log = (...a) => console.error(...a);
+const SELF = fileURLToPath(import.meta.url);
 
 // ------------------------------------------------------------ settings
 const M = 128, K = 768, N = 3072; // Linear: [M, K] · [K, N] + bias
@@ -49,17 +68,36 @@ const GPT2_RUNS = { 1: [3, 20], 32: [2, 12], 128: [1, 6], 512: [1, 3] };
 const GPT2_OPTIONAL_T = 512;
 const GPT2_BUDGET_S = 150;
 const GPT2_SEED = 4242;
+// Section 4: GPT-2 small's attention at T = S = 128.
+const ATT = { H: 12, T: 128, S: 128, hs: 64 };
+const ORT_MATMUL_WARMUP = 20, ORT_MATMUL_REPS = 200;
+// Section 5: decode after a DECODE_PROMPT-token prompt, DECODE_STEPS timed
+// steps per generate call, DECODE_REPEATS calls per dtype (interleaved).
+const DECODE_PROMPT = 32, DECODE_STEPS = 64, DECODE_REPEATS = 3;
+// Section 6: hooks on a GPT-2 small forward.
+const HOOKS_T = 128, HOOKS_N = 100, HOOKS_WARMUP = 1, HOOKS_ROUNDS = 10;
+// Section 7: fresh processes loading the model.
+const LOAD_RUNS_OURS = 3, LOAD_RUNS_ORT = 1;
+// Section 8: the 2-thread child.
+const THREADS = 2;
+const THREADS_TS = [1, 32, 128];
+const THREADS_RUNS = { 1: [2, 12], 32: [1, 6], 128: [1, 5] };
+const THREADS_LINEAR_REPS = 80;
 const PYTHON = '/usr/bin/python3';
 const cacheDir = join(process.env.XDG_CACHE_HOME || join(os.homedir(), '.cache'), 'unseal-wasm');
 const gpt2Dir = join(cacheDir, 'gpt2-small-bench');
 const GPT2_SCRIPT = 'scripts/make_gpt2_bench_model.py';
 const GPT2_REFERENCE = 'tests/golden/gpt2_reference.py';
+const ALL_SECTIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 
+const argv = process.argv.slice(2);
+const arg = (name) => argv.find((x) => x.startsWith(`--${name}=`))?.slice(name.length + 3);
+const CHILD = arg('child') ?? null;
 const SECTIONS = (() => {
-  const a = process.argv.slice(2).find((x) => x.startsWith('--sections='));
-  const s = new Set((a ? a.slice('--sections='.length) : '1,2,3').split(',').map(Number));
-  if (![...s].every((n) => [1, 2, 3].includes(n))) {
-    console.error('usage: node scripts/bench.mjs [--sections=1,2,3]');
+  const a = arg('sections');
+  const s = new Set((a ?? ALL_SECTIONS.join(',')).split(',').map(Number));
+  if (![...s].every((n) => ALL_SECTIONS.includes(n)) || (CHILD && !['threads', 'load-ours', 'load-ort'].includes(CHILD)) || (CHILD === 'threads' && !['ours', 'ort'].includes(arg('engine')))) {
+    console.error(`usage: node scripts/bench.mjs [--sections=${ALL_SECTIONS.join(',')}]`);
     process.exit(2);
   }
   return s;
@@ -72,8 +110,7 @@ const median = (xs) => {
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 };
 const min = (xs) => Math.min(...xs);
-const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–');
-const pct = (x) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(2)} %`;
+const stats = (ms) => ({ med: median(ms), min: min(ms), n: ms.length });
 
 /** Deterministic uniform values in [-1, 1) (an LCG, so runs see the same input). */
 function randomF32(n, seed) {
@@ -108,7 +145,7 @@ function randomIds(n, vocab, seed) {
 // bytes a loader has already copied into wasm memory) is not counted.
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
-const MiB = 2 ** 20;
+const peakRss = () => process.resourceUsage().maxRSS * 1024;
 
 /** {name: {shape, data}} of a safetensors file with F32 / I32 entries. */
 function readSafetensors(path) {
@@ -125,19 +162,48 @@ function readSafetensors(path) {
   return out;
 }
 
+/** Bytes of tensor data in a safetensors file (the sum of its entries' spans), from its header alone. */
+function safetensorsDataBytes(path) {
+  const fd = openSync(path, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    readSync(fd, len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE(0));
+    const head = Buffer.alloc(n);
+    readSync(fd, head, 0, n, 8);
+    let bytes = 0;
+    for (const [name, e] of Object.entries(JSON.parse(head.toString('utf8')))) if (name !== '__metadata__') bytes += e.data_offsets[1] - e.data_offsets[0];
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function machine() {
   const info = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /^model name\s*:\s*(.*)$/m.exec(info)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
   const physical = /^cpu cores\s*:\s*(\d+)$/m.exec(info)?.[1];
+  const cache = /^cache size\s*:\s*(.*)$/m.exec(info)?.[1]?.trim();
   const logical = os.cpus().length;
   return {
     cpu: model,
     cores: physical ? `${logical} logical CPUs (\`cpu cores\`: ${physical})` : `${logical} logical CPUs`,
+    cache,
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
     node: process.version,
     v8: process.versions.v8,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
   };
 }
+
+/** Runs this script as a child (`--child=name`), returns its JSON result or { skip }. */
+function runChild(name, extra = []) {
+  const r = spawnSync(process.execPath, [SELF, `--child=${name}`, ...extra], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20 });
+  const line = (r.stdout || '').split('\n').reverse().find((l) => l.startsWith('BENCH_CHILD_JSON '));
+  if (r.status !== 0 || !line) return { skip: `the child process \`node scripts/bench.mjs --child=${name}\` failed (exit ${r.status ?? r.signal})` };
+  return JSON.parse(line.slice('BENCH_CHILD_JSON '.length));
+}
+const childReply = (obj) => console.log(`BENCH_CHILD_JSON ${JSON.stringify(obj)}`);
 
 // ------------------------------------------------------------ ONNX export
 /** Makes sure torch and onnx import under /usr/bin/python3; returns null or why not. */
@@ -176,6 +242,20 @@ function onnxFor(weightBytes) {
   return { path, cached: false };
 }
 
+/** The .onnx of one batched MatMul a [H, Mm, Kk] · b [H, Kk, Nn] (both inputs), cached. */
+function onnxMatmul(a, b) {
+  const script = join(root, 'scripts/export_onnx_matmul.py');
+  const hash = createHash('sha256').update(readFileSync(script)).digest('hex').slice(0, 12);
+  const path = join(cacheDir, `matmul_${a.join('x')}_${b.join('x')}_${hash}.onnx`);
+  if (existsSync(path)) return { path };
+  const why = ensureTorch();
+  if (why) return { skip: why };
+  mkdirSync(cacheDir, { recursive: true });
+  const r = spawnSync(PYTHON, [script, '--out', path, '--a', a.join(','), '--b', b.join(',')], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (r.status !== 0) return { skip: `scripts/export_onnx_matmul.py failed (exit ${r.status ?? r.signal})` };
+  return { path };
+}
+
 /**
  * Section 3's model: an HF folder + .onnx made by scripts/make_gpt2_bench_model.py
  * in ~/.cache/unseal-wasm/gpt2-small-bench, regenerated when missing or when
@@ -198,6 +278,7 @@ function gpt2Model() {
   };
   let stamp = current();
   if (stamp) return { dir: gpt2Dir, stamp, cached: true };
+  if (CHILD) return { skip: `the model in ${gpt2Dir} is missing or stale (the parent bench makes it)` };
   const why = ensureTorch();
   if (why) return { skip: why };
   log(`Making the GPT-2-small-shaped model (HF folder + ONNX, ~1.1 GB) in ${gpt2Dir} with ${GPT2_SCRIPT} ...`);
@@ -208,56 +289,129 @@ function gpt2Model() {
   if (!stamp) return { skip: `${GPT2_SCRIPT} finished but left no current stamp.json in ${gpt2Dir}` };
   return { dir: gpt2Dir, stamp, cached: false, makeS: (performance.now() - t) / 1000 };
 }
+let gpt2ModelCached = null;
+const gpt2 = () => (gpt2ModelCached ??= gpt2Model());
 
-async function loadOrt() {
+async function loadOrt(threads) {
   try {
     const ort = await import('onnxruntime-web');
-    return { ort, from: import.meta.resolve('onnxruntime-web').replace(`file://${root}/`, '') };
+    // Must be set before the first session: the runtime starts its threads once.
+    ort.env.wasm.numThreads = threads;
+    ort.env.logLevel = 'error';
+    return { ort, threads, version: ort.env.versions?.web ?? '?', from: import.meta.resolve('onnxruntime-web').replace(/^file:\/\/.*?(node_modules\/)/, '$1') };
   } catch (e) {
     return { skip: `onnxruntime-web cannot be imported (${e.code ?? e.message}); run \`npm install\` for the devDependency` };
   }
 }
 
+// ------------------------------------------------------------ child: loading
+// Section 7: a fresh process loads the model once and runs one forward; the
+// parent collects time and memory. No other section runs in it.
+if (CHILD === 'load-ours' || CHILD === 'load-ort') {
+  const model = gpt2();
+  if (model.skip) {
+    childReply({ skip: model.skip });
+    process.exit(0);
+  }
+  const V = model.stamp.config.vocab_size;
+  const ids = randomIds(1, V, GPT2_SEED);
+  const rssAtStart = process.memoryUsage().rss;
+  let t = performance.now();
+  let load, first, importMs, baseline;
+  if (CHILD === 'load-ours') {
+    const { HookedModel } = await import('../web/index.js');
+    importMs = performance.now() - t;
+    baseline = process.memoryUsage().rss;
+    t = performance.now();
+    const m = await HookedModel.fromPretrained(model.dir);
+    load = { ms: performance.now() - t, rss: process.memoryUsage().rss, peak: peakRss() };
+    t = performance.now();
+    m.forward(ids);
+    first = { ms: performance.now() - t, rss: process.memoryUsage().rss, peak: peakRss() };
+  } else {
+    const o = await loadOrt(1);
+    if (o.skip) {
+      childReply({ skip: o.skip });
+      process.exit(0);
+    }
+    importMs = performance.now() - t;
+    baseline = process.memoryUsage().rss;
+    t = performance.now();
+    const session = await o.ort.InferenceSession.create(join(model.dir, 'model.onnx'), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    load = { ms: performance.now() - t, rss: process.memoryUsage().rss, peak: peakRss() };
+    t = performance.now();
+    await session.run({ input_ids: new o.ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, 1]) });
+    first = { ms: performance.now() - t, rss: process.memoryUsage().rss, peak: peakRss() };
+  }
+  childReply({ importMs, rssAtStart, baseline, load, first });
+  process.exit(0);
+}
+
 // ------------------------------------------------------------ main
-buildWasm(); // rebuilds web/unseal.wasm only if missing or stale
-const { nn, HookedModel, Hook, kernelName } = await import('../web/index.js');
+if (!CHILD) buildWasm(); // rebuilds web/unseal.wasm only if missing or stale
+const pkg = await import('../web/index.js');
+const { nn, HookedModel, Hook, kernelName } = pkg;
 // Internal, benchmark only: the raw exports, to time the C forward without
 // the JS copies around it. Not part of the package's API.
 const { C, DTYPE_F32, ErrorSlot, TENSOR_BYTES, heap, malloc, writeTensorDesc } = await import('../web/wasm.js');
 
-const mach = machine();
-const started = new Date();
-const t0 = performance.now();
-const ortInfo = await loadOrt();
-if (ortInfo.skip) log(`SKIPPED every onnxruntime-web comparison: ${ortInfo.skip}`);
-else {
-  ortInfo.ort.env.wasm.numThreads = 1;
-  ortInfo.ort.env.logLevel = 'error';
+const threadsWanted = CHILD === 'threads' ? Number(arg('threads') ?? THREADS) : 1;
+// Which engines this process times: both (the parent), or one (a 2-thread
+// child: each engine alone, so neither's spinning worker threads steal the
+// other's cores).
+const ENGINES = new Set(CHILD === 'threads' ? [arg('engine')] : ['ours', 'ort']);
+const ortInfo = ENGINES.has('ort') ? await loadOrt(threadsWanted) : { skip: 'not timed in this process' };
+if (ortInfo.skip && ENGINES.has('ort')) log(`SKIPPED every onnxruntime-web comparison: ${ortInfo.skip}`);
+
+/** Our thread count: setThreads/getThreads when this build has them (another engineer's work in progress). */
+async function ourThreads(n) {
+  if (typeof pkg.setThreads !== 'function') return { threads: 1, note: 'the package has no setThreads() yet: single-threaded' };
+  try {
+    if (n !== undefined) await pkg.setThreads(n);
+    const got = typeof pkg.getThreads === 'function' ? pkg.getThreads() : n;
+    return { threads: got, note: n !== undefined ? `\`await setThreads(${n})\`, then getThreads() = ${got}` : `getThreads() = ${got}` };
+  } catch (e) {
+    return { threads: typeof pkg.getThreads === 'function' ? pkg.getThreads() : 1, note: `setThreads(${n}) failed: ${e.message}` };
+  }
+}
+
+// The GPT-2 small model of sections 3, 5, 6 (and 8's child), loaded once.
+let sharedGpt2 = null;
+async function sharedModel() {
+  if (sharedGpt2) return sharedGpt2;
+  const model = gpt2();
+  if (model.skip) return { skip: model.skip };
+  sharedGpt2 = { model, m: await HookedModel.fromPretrained(model.dir), V: model.stamp.config.vocab_size };
+  return sharedGpt2;
 }
 
 // ---- 3. GPT-2 small prefill (run first: the process is fresh, so RSS is clean)
-async function benchGpt2() {
+async function benchGpt2({ ts = GPT2_TS, runs = GPT2_RUNS, optionalT = GPT2_OPTIONAL_T } = {}) {
   log('[3] GPT-2 small prefill: the model ...');
-  const model = gpt2Model();
+  const model = gpt2();
   if (model.skip) return { skip: model.skip };
   const V = model.stamp.config.vocab_size;
   const res = { model, V, mem: [], rows: [], notes: [] };
   const stage = (label, ms) => {
     gc();
     gc();
-    res.mem.push({ label, ms, rss: process.memoryUsage().rss, peak: process.resourceUsage().maxRSS * 1024, wasm: heap().u8.byteLength });
+    res.mem.push({ label, ms, rss: process.memoryUsage().rss, peak: peakRss(), wasm: heap().u8.byteLength });
   };
   stage('baseline: both runtimes imported, neither model loaded', null);
 
   // unseal-wasm: load, then the first forward (which packs the GEMM weights).
-  log('[3] loading with HookedModel.fromPretrained ...');
-  let t = performance.now();
-  const m = await HookedModel.fromPretrained(model.dir);
-  stage('unseal-wasm `HookedModel.fromPretrained(dir)` (reads config.json + model.safetensors)', performance.now() - t);
+  let t, m = null;
   const firstIds = randomIds(1, V, GPT2_SEED);
-  t = performance.now();
-  m.forward(firstIds);
-  stage('unseal-wasm first `forward` (T = 1; packs the GEMM weights once)', performance.now() - t);
+  if (ENGINES.has('ours')) {
+    log('[3] loading with HookedModel.fromPretrained ...');
+    t = performance.now();
+    m = await HookedModel.fromPretrained(model.dir);
+    stage('unseal-wasm `HookedModel.fromPretrained(dir)` (reads config.json + model.safetensors)', performance.now() - t);
+    t = performance.now();
+    m.forward(firstIds);
+    stage('unseal-wasm first `forward` (T = 1; packs the GEMM weights once)', performance.now() - t);
+    sharedGpt2 = { model, m, V };
+  }
 
   // onnxruntime-web: session, then its first run.
   let session = null;
@@ -280,28 +434,28 @@ async function benchGpt2() {
   // Both against PyTorch's logits from the generator (ids [1, 8]).
   const check = readSafetensors(join(model.dir, 'check.safetensors'));
   res.checkT = check.input_ids.data.length;
-  res.oursVsTorch = maxAbsDiff(m.forward(check.input_ids.data).data, check.logits.data);
+  if (m) res.oursVsTorch = maxAbsDiff(m.forward(check.input_ids.data).data, check.logits.data);
   if (session) res.ortVsTorch = maxAbsDiff((await ortRun(ortIdsOf(check.input_ids.data))).data, check.logits.data);
 
   // Prefill timings: each round runs both once, in alternating order.
   const sectionStart = performance.now();
   let prev = null;
-  for (const T of GPT2_TS) {
-    const [warm, reps] = GPT2_RUNS[T];
-    if (T === GPT2_OPTIONAL_T && prev) {
+  for (const T of ts) {
+    const [warm, reps] = runs[T];
+    if (T === optionalT && prev) {
       // Per-round time grows a little faster than T (attention is T²): 1.25x margin.
       const est = (prev.roundMs * (T / prev.T) * 1.25 * (warm + reps)) / 1000;
       const elapsed = (performance.now() - sectionStart) / 1000;
       if (elapsed + est > GPT2_BUDGET_S) {
-        res.notes.push(`T = ${T} skipped: projected ${f(elapsed + est, 0)} s for the section's timings, over its ${GPT2_BUDGET_S} s budget.`);
-        log(`[3] T = ${T} skipped (projected ${f(elapsed + est, 0)} s > ${GPT2_BUDGET_S} s)`);
+        res.notes.push(`T = ${T} skipped: projected ${est.toFixed(0)} s more for the section's timings, over its ${GPT2_BUDGET_S} s budget.`);
+        log(`[3] T = ${T} skipped (projected ${(elapsed + est).toFixed(0)} s > ${GPT2_BUDGET_S} s)`);
         continue;
       }
     }
     log(`[3] T = ${T}: ${warm} warmup + ${reps} timed runs of each`);
     const ids = randomIds(T, V, GPT2_SEED + T);
     const x = session ? ortIdsOf(ids) : null;
-    const cases = [{ name: 'ours', run: () => m.forward(ids), ms: [] }];
+    const cases = m ? [{ name: 'ours', run: () => m.forward(ids), ms: [] }] : [];
     if (session) cases.push({ name: 'ort', run: () => ortRun(x), async: true, ms: [] });
     const outs = {};
     for (let r = -warm; r < reps; r++) {
@@ -314,23 +468,22 @@ async function benchGpt2() {
         if (r === -warm) outs[c.name] = y.data;
       }
     }
-    const row = { T, warm, reps, maxLogit: maxAbs(outs.ours) };
-    for (const c of cases) row[c.name] = { med: median(c.ms), min: min(c.ms) };
-    if (outs.ort) {
+    const row = { T, warm, reps, maxLogit: maxAbs(outs.ours ?? outs.ort) };
+    for (const c of cases) row[c.name] = stats(c.ms);
+    if (outs.ort && outs.ours) {
       if (outs.ort.length !== outs.ours.length) throw new Error(`GPT-2 T = ${T}: ORT gave ${outs.ort.length} logits, we gave ${outs.ours.length}`);
       row.diff = maxAbsDiff(outs.ours, outs.ort);
     }
     res.rows.push(row);
-    prev = { T, roundMs: row.ours.med + (row.ort?.med ?? 0) };
+    prev = { T, roundMs: (row.ours?.med ?? 0) + (row.ort?.med ?? 0) };
   }
   res.timingS = (performance.now() - sectionStart) / 1000;
-  m.dispose();
   await session?.release();
   return res;
 }
 
 // ---- 1. Linear --------------------------------------------------------------
-async function benchLinear() {
+async function benchLinear({ reps = LINEAR_REPS } = {}) {
   log(`[1] Linear [${M}x${K}]·[${K}x${N}] + bias`);
   nn.manualSeed(0);
   const linear = nn.Linear(K, N);
@@ -358,7 +511,12 @@ async function benchLinear() {
   // onnxruntime-web on the same Linear, same weights.
   let session = null, ortTensor = null, yOrt = null, ortSkip = ortInfo.skip, createMs, onnx;
   if (ortInfo.ort) {
-    onnx = onnxFor(lm.saveStateDict());
+    onnx = CHILD ? (() => {
+      // The child uses the parent's cached export (same weights: same seed).
+      const hash = createHash('sha256').update(lm.saveStateDict()).update(readFileSync(join(root, 'scripts/export_onnx.py'))).digest('hex').slice(0, 16);
+      const path = join(cacheDir, `linear_${M}x${K}x${N}_${hash}.onnx`);
+      return existsSync(path) ? { path, cached: true } : { skip: `${path} is missing (section 1 of the parent bench writes it)` };
+    })() : onnxFor(lm.saveStateDict());
     if (onnx.skip) ortSkip = onnx.skip;
     else {
       const { ort } = ortInfo;
@@ -373,12 +531,12 @@ async function benchLinear() {
 
   // Warmup, then rounds that run every contender once, in rotating order, so
   // slow drift of the machine hits all of them alike.
-  const linCases = [
+  const linCases = ENGINES.has('ours') ? [
     { name: 'ours', run: () => lm.forward(x, { shape: [M, K] }), ms: [] },
     { name: 'c', run: cForward, ms: [] },
-  ];
+  ] : [];
   if (session) linCases.push({ name: 'ort', run: () => session.run({ x: ortTensor }), async: true, ms: [] });
-  for (let r = -LINEAR_WARMUP; r < LINEAR_REPS; r++) {
+  for (let r = -LINEAR_WARMUP; r < reps; r++) {
     for (let i = 0; i < linCases.length; i++) {
       const c = linCases[(i + r + LINEAR_WARMUP) % linCases.length];
       const s = performance.now();
@@ -387,17 +545,22 @@ async function benchLinear() {
       if (r >= 0) c.ms.push(performance.now() - s);
     }
   }
-  const lin = Object.fromEntries(linCases.map((c) => [c.name, { med: median(c.ms), min: min(c.ms), n: c.ms.length }]));
+  const lin = Object.fromEntries(linCases.map((c) => [c.name, stats(c.ms)]));
   C.usw_model_free(rawModel);
   C.usw_free(descs);
   C.usw_free(inPtr);
   err.free();
   lm.dispose();
   await session?.release();
-  return { lin, firstForward, yC, yOurs, yOrt, ortSkip, createMs, onnx };
+  return {
+    lin, reps, firstForward, ortSkip, createMs, onnx,
+    cVsPublic: maxAbsDiff(yC, yOurs),
+    oursVsOrt: yOrt && ENGINES.has('ours') ? maxAbsDiff(yOurs, yOrt) : null,
+    maxY: maxAbs(yOurs),
+  };
 }
 
-// ---- 2. Hook overhead -------------------------------------------------------
+// ---- 2. Hook overhead on a module tree -------------------------------------
 function benchHooks() {
   log(`[2] hook overhead: ${MLP_BLOCKS} x Sequential(Linear(768, 3072), GELU(), Linear(3072, 768)), input [${M}, 768]`);
   nn.manualSeed(1);
@@ -447,138 +610,347 @@ function benchHooks() {
   }
   tiny.dispose();
   for (const c of tinyCases) c.med = median(c.us);
-
   const base = mlpCases[0];
   for (const c of mlpCases) {
-    c.med = median(c.ms);
-    c.min = min(c.ms);
+    Object.assign(c, stats(c.ms));
     // Per round, this case against the no-hook run of the same round: immune to drift.
     c.paired = median(c.ms.map((v, i) => v / base.ms[i] - 1));
+    delete c.hooks;
   }
-  return { mlpCases, tinyCases, points, leaf, w };
+  for (const c of tinyCases) delete c.hooks;
+  return { mlpCases, tinyCases, points: points.length, leaf, w };
 }
 
-const g2 = SECTIONS.has(3) ? await benchGpt2() : null;
-if (g2?.skip) log(`SKIPPED section 3 (GPT-2 small prefill): ${g2.skip}`);
-const l1 = SECTIONS.has(1) ? await benchLinear() : null;
-const h2 = SECTIONS.has(2) ? benchHooks() : null;
+// ---- 4. Attention-shaped batched matmuls ------------------------------------
+let kernelBench = null; // { kb } | { skip }: the bench module of scripts/bench_kernels.c, shared by 4 and 5
+async function getKernelBench() {
+  if (kernelBench) return kernelBench;
+  const b = buildKernelBench();
+  if (b.skip) return (kernelBench = { skip: b.skip });
+  if (b.built) log('built build/bench/bench_kernels.wasm');
+  try {
+    kernelBench = { kb: await loadKernelBench(b.path) };
+  } catch (e) {
+    kernelBench = { skip: `loading build/bench/bench_kernels.wasm failed: ${e.message}` };
+  }
+  return kernelBench;
+}
+
+async function benchAttention() {
+  log(`[4] attention-shaped batched matmuls: ${ATT.H} heads, T = S = ${ATT.T}, hs = ${ATT.hs}`);
+  const kbInfo = await getKernelBench();
+  const res = {};
+  if (kbInfo.skip) res.skip = kbInfo.skip;
+  else {
+    res.kernels = benchAttentionKernels(kbInfo.kb, ATT);
+    res.attentionKernel = kbInfo.kb.attentionKernel;
+    res.gemmKernel = kbInfo.kb.gemmKernel;
+  }
+  // onnxruntime-web: one MatMul node over two inputs, for each product shape.
+  const { H, T, S, hs } = ATT;
+  res.ort = [];
+  if (!ortInfo.ort) res.ortSkip = ortInfo.skip;
+  else {
+    for (const [key, a, b] of [['qk', [H, T, hs], [H, hs, S]], ['pv', [H, T, S], [H, S, hs]]]) {
+      const o = onnxMatmul(a, b);
+      if (o.skip) {
+        res.ortSkip = o.skip;
+        break;
+      }
+      const { ort } = ortInfo;
+      const session = await ort.InferenceSession.create(o.path, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      const feeds = { a: new ort.Tensor('float32', randomF32(a.reduce((p, q) => p * q), 5), a), b: new ort.Tensor('float32', randomF32(b.reduce((p, q) => p * q), 6), b) };
+      const ms = [];
+      for (let r = -ORT_MATMUL_WARMUP; r < ORT_MATMUL_REPS; r++) {
+        const s = performance.now();
+        await session.run(feeds);
+        if (r >= 0) ms.push(performance.now() - s);
+      }
+      await session.release();
+      res.ort.push({ key, a, b, flop: 2 * a[0] * a[1] * a[2] * b[2], ...stats(ms) });
+    }
+  }
+  return res;
+}
+
+// ---- 5. Decode with the KV cache ---------------------------------------------
+/**
+ * Weight bytes one decode step streams: every Linear weight of every block
+ * (c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj) and the tied lm_head (wte as
+ * [V, C]), as packed (N rounded up to a multiple of 8 columns), at 4 bytes
+ * (f32) or 2 (f16). Biases, LayerNorms, one wpe row and the KV cache are
+ * counted apart (kvBytes at the median position), not in the bound.
+ */
+function decodeBytes(cfg, bytesPerWeight) {
+  const Cc = cfg.n_embd, F = cfg.n_inner ?? 4 * Cc, L = cfg.n_layer, V = cfg.vocab_size;
+  const padded = (n, k) => Math.ceil(n / 8) * 8 * k;
+  const perLayer = padded(3 * Cc, Cc) + padded(Cc, Cc) + padded(F, Cc) + padded(Cc, F);
+  const lmHead = padded(V, Cc);
+  const small = L * (3 * Cc + Cc + F + Cc + 4 * Cc) + 2 * Cc + Cc; // biases, LN gains/shifts, ln_f, one wpe row (f32)
+  return { weights: (L * perLayer + lmHead) * bytesPerWeight, linear: L * perLayer * bytesPerWeight, lmHead: lmHead * bytesPerWeight, small: 4 * small, perLayer, L, V, C: Cc, F };
+}
+
+/** Median ms per decode step of model.generate (greedy) after a prompt, from onToken timestamps. */
+function decodeSteps(m, V, { prompt = DECODE_PROMPT, steps = DECODE_STEPS, seed = 77 } = {}) {
+  const ids = randomIds(prompt, V, seed);
+  const ms = [];
+  let last = 0, prefill = 0;
+  const s0 = performance.now();
+  m.generate(ids, {
+    maxNewTokens: steps + 1, temperature: 0,
+    onToken: ({ step }) => {
+      const now = performance.now();
+      if (step === 0) prefill = now - s0;
+      else ms.push(now - last);
+      last = now;
+    },
+  });
+  return { ms, prefill };
+}
+
+async function benchDecode({ dtypes = ['f32', 'f16'], repeats = DECODE_REPEATS, withBandwidth = true } = {}) {
+  log('[5] decode with the KV cache ...');
+  const shared = await sharedModel();
+  if (shared.skip) return { skip: shared.skip };
+  const { model, V } = shared;
+  const cfg = model.stamp.config;
+  const res = { prompt: DECODE_PROMPT, steps: DECODE_STEPS, repeats, runs: {}, notes: [] };
+  const models = { f32: shared.m };
+  if (dtypes.includes('f16')) {
+    log('[5] loading the same model with dtype: \'f16\' ...');
+    const t = performance.now();
+    models.f16 = await HookedModel.fromPretrained(model.dir, { dtype: 'f16' });
+    res.f16LoadMs = performance.now() - t;
+  }
+  const kbInfo = withBandwidth ? await getKernelBench() : { skip: 'not measured here' };
+  const bw = [];
+  if (withBandwidth) {
+    if (kbInfo.skip) res.bandwidthSkip = kbInfo.skip;
+    else bw.push(await bandwidth(1));
+  }
+  // Warmup (packs made at the first forward), then interleaved repeats.
+  for (const d of dtypes) decodeSteps(models[d], V, { steps: 8, seed: 1 });
+  for (const d of dtypes) res.runs[d] = { ms: [], prefill: [], perRepeat: [] };
+  for (let r = 0; r < repeats; r++) {
+    for (const d of r % 2 ? [...dtypes].reverse() : dtypes) {
+      log(`[5] ${d}: generate ${DECODE_STEPS + 1} tokens after ${DECODE_PROMPT} (repeat ${r + 1}/${repeats})`);
+      const { ms, prefill } = decodeSteps(models[d], V, { seed: 100 + r });
+      res.runs[d].ms.push(...ms);
+      res.runs[d].prefill.push(prefill);
+      res.runs[d].perRepeat.push(median(ms));
+    }
+  }
+  if (withBandwidth && !kbInfo.skip) {
+    bw.push(await bandwidth(1));
+    log('[5] GEMV over the lm_head-shaped pack (f32, f16) ...');
+    res.gemv = gemv(kbInfo.kb, { N: cfg.vocab_size, K: cfg.n_embd });
+  }
+  models.f16?.dispose();
+  for (const d of dtypes) {
+    const run = res.runs[d];
+    Object.assign(run, stats(run.ms), { prefillMed: median(run.prefill) });
+    run.bytes = decodeBytes(cfg, d === 'f16' ? 2 : 4);
+    delete run.ms;
+  }
+  if (res.runs.f16 && res.runs.f32) res.pairedRatio = median(res.runs.f32.perRepeat.map((v, i) => v / res.runs.f16.perRepeat[i]));
+  // KV cache read per step at the median position (f32 K and V of every layer).
+  const midS = DECODE_PROMPT + DECODE_STEPS / 2;
+  res.kvBytes = 2 * cfg.n_layer * midS * cfg.n_embd * 4;
+  res.midS = midS;
+  if (bw.length) {
+    const passes = bw.flatMap((b) => b.perThread[0].ms.map((ms) => b.perThread[0].bytes / (ms * 1e6)));
+    res.bandwidth = { streamMedian: median(passes), streamBest: Math.max(...passes), passes: passes.length, bytes: bw[0].perThread[0].bytes, runs: bw.length };
+    const gemvF32 = res.gemv?.find((g) => g.dtype === 'f32')?.gbs ?? 0;
+    res.bandwidth.used = Math.max(res.bandwidth.streamMedian, gemvF32);
+    res.bandwidth.usedFrom = gemvF32 > res.bandwidth.streamMedian ? 'the f32 GEMV (higher than the streaming read)' : 'the streaming read';
+  }
+  return res;
+}
+
+// ---- 6. Hooks on a GPT-2 small forward ---------------------------------------
+async function benchGpt2Hooks() {
+  log(`[6] hooks on GPT-2 small, T = ${HOOKS_T}`);
+  const shared = await sharedModel();
+  if (shared.skip) return { skip: shared.skip };
+  const { m, V } = shared;
+  const ids = randomIds(HOOKS_T, V, 606);
+  // Every point that fires in a forward (`transformer->h`, a ModuleList, never does).
+  const firing = [...m.layers.keys()].filter((n) => m._backend.fires(n));
+  const picked = Array.from({ length: Math.min(HOOKS_N, firing.length) }, (_, i) => firing[Math.floor((i * firing.length) / Math.min(HOOKS_N, firing.length))]);
+  const noop = () => {};
+  const hooks = picked.map((p, i) => new Hook(p, noop, `noop_${i}`));
+  const kinds = {};
+  for (const p of picked) {
+    const k = p.replace(/->h->\d+/, '->h->L');
+    kinds[k] = (kinds[k] ?? 0) + 1;
+  }
+  let cacheBytes = 0, cacheEntries = 0;
+  const cases = [
+    { key: 'none', label: 'forward(ids): no hooks', run: () => m.forward(ids), ms: [] },
+    { key: 'aa', label: 'forward(ids) again (A/A: the noise floor)', run: () => m.forward(ids), ms: [] },
+    { key: 'noop', label: `forward(ids, { hooks }): ${hooks.length} no-op JS hooks`, run: () => m.forward(ids, { hooks }), ms: [] },
+    {
+      key: 'cache', label: 'runWithCache(ids): every activation cloned into JS', ms: [],
+      run: () => {
+        const r = m.runWithCache(ids);
+        cacheBytes = r.bytes;
+        cacheEntries = r.cache.size;
+      },
+    },
+  ];
+  for (let r = -HOOKS_WARMUP; r < HOOKS_ROUNDS; r++) {
+    for (let i = 0; i < cases.length; i++) {
+      const c = cases[(i + r + HOOKS_WARMUP) % cases.length];
+      gc(); // each case starts with a clean heap: runWithCache's garbage is not billed to the next case
+      const s = performance.now();
+      c.run();
+      if (r >= 0) c.ms.push(performance.now() - s);
+    }
+  }
+  const base = cases[0];
+  for (const c of cases) {
+    Object.assign(c, stats(c.ms));
+    c.paired = median(c.ms.map((v, i) => v / base.ms[i] - 1));
+  }
+  for (const c of cases) {
+    delete c.run;
+  }
+  return { T: HOOKS_T, cases, firing: firing.length, picked: picked.length, kinds, cacheBytes, cacheEntries, rounds: HOOKS_ROUNDS, warmup: HOOKS_WARMUP };
+}
+
+// ---- 7. Loading, in fresh processes -----------------------------------------
+function benchLoad() {
+  const model = gpt2();
+  if (model.skip) return { skip: model.skip };
+  const weightBytes = safetensorsDataBytes(join(model.dir, 'model.safetensors'));
+  const fileBytes = statSync(join(model.dir, 'model.safetensors')).size;
+  const res = { weightBytes, fileBytes, ours: [], ort: [] };
+  for (let i = 0; i < LOAD_RUNS_OURS; i++) {
+    log(`[7] fresh process: unseal-wasm load + first forward (${i + 1}/${LOAD_RUNS_OURS}) ...`);
+    const r = runChild('load-ours');
+    if (r.skip) return { skip: r.skip };
+    res.ours.push(r);
+  }
+  if (!ortInfo.ort) res.ortSkip = ortInfo.skip;
+  else {
+    for (let i = 0; i < LOAD_RUNS_ORT; i++) {
+      log(`[7] fresh process: onnxruntime-web session + first run (${i + 1}/${LOAD_RUNS_ORT}) ...`);
+      const r = runChild('load-ort');
+      if (r.skip) {
+        res.ortSkip = r.skip;
+        break;
+      }
+      res.ort.push(r);
+    }
+  }
+  return res;
+}
+
+// ---- 8. Two threads (child processes) ----------------------------------------
+// Each engine in its own child (`--child=threads --engine=ours|ort`): a thread
+// pool that spins while idle would otherwise take the other engine's cores.
+async function benchThreadsChild() {
+  const engine = arg('engine');
+  const ours = engine === 'ours' ? await ourThreads(threadsWanted) : null;
+  log(`[8] child (${engine}): ${engine === 'ours' ? `unseal-wasm, ${ours.note}` : `onnxruntime-web, numThreads = ${threadsWanted}`}`);
+  const out = { engine, wanted: threadsWanted, ours, ortThreads: ortInfo.ort ? ortInfo.ort.env.wasm.numThreads : null, ortSkip: engine === 'ort' ? ortInfo.skip : undefined };
+  const l = await benchLinear({ reps: THREADS_LINEAR_REPS });
+  out.l1 = { lin: l.lin, reps: l.reps, firstForward: l.firstForward, ortSkip: l.ortSkip, createMs: l.createMs, onnx: l.onnx, cVsPublic: engine === 'ours' ? l.cVsPublic : null };
+  const g = await benchGpt2({ ts: THREADS_TS, runs: THREADS_RUNS, optionalT: null });
+  out.g2 = g.skip ? { skip: g.skip } : { rows: g.rows, timingS: g.timingS, oursVsTorch: g.oursVsTorch, ortVsTorch: g.ortVsTorch, ortSkip: g.ortSkip };
+  if (engine === 'ours' && ours.threads > 1 && !g.skip) {
+    const d = await benchDecode({ withBandwidth: false, repeats: 2 });
+    out.decode = d.skip ? { skip: d.skip } : d;
+  }
+  return out;
+}
+
+async function benchThreads() {
+  const pre = await ourThreads();
+  log(`[8] ${THREADS} threads, each engine in a child process (ours: ${typeof pkg.setThreads === 'function' ? `setThreads(${THREADS})` : 'no setThreads() in this build: 1 thread'}; ORT numThreads = ${THREADS}) ...`);
+  const o = runChild('threads', [`--threads=${THREADS}`, '--engine=ours']);
+  if (o.skip) return o;
+  const t = ortInfo.ort ? runChild('threads', [`--threads=${THREADS}`, '--engine=ort']) : { skip: ortInfo.skip };
+  // Merge: one Linear result and one set of prefill rows, as a single process would give.
+  const res = { ours: o.ours, ortThreads: t.skip ? null : t.ortThreads, ortSkip: t.skip ?? t.ortSkip, mainThreads: pre, decode: o.decode };
+  res.l1 = { ...o.l1, lin: { ...o.l1.lin, ...(t.skip ? {} : t.l1.lin) }, ortSkip: t.skip ?? t.l1?.ortSkip, createMs: t.l1?.createMs, onnx: t.l1?.onnx, oursVsOrt: null, separate: true };
+  if (o.g2.skip) res.g2 = o.g2;
+  else {
+    res.g2 = { ...o.g2, ortVsTorch: t.g2?.ortVsTorch, ortSkip: t.skip ?? t.g2?.skip ?? t.g2?.ortSkip, separate: true };
+    res.g2.rows = o.g2.rows.map((row) => ({ ...row, ort: t.g2?.rows?.find((x) => x.T === row.T)?.ort, diff: null }));
+  }
+  // The memory bandwidth with as many threads, for the decode bound.
+  const kbInfo = await getKernelBench();
+  if (!kbInfo.skip) {
+    const b = await bandwidth(THREADS);
+    res.bandwidth = { aggregate: b.aggregate, sumOfMedians: b.medianPass, threads: THREADS };
+  }
+  return res;
+}
+
+// ---- 9. .wasm sizes ---------------------------------------------------------------
+function wasmSizes() {
+  const dir = join(root, 'web');
+  return readdirSync(dir).filter((n) => n.endsWith('.wasm')).sort().map((n) => {
+    const bytes = readFileSync(join(dir, n));
+    return { name: `web/${n}`, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, mtime: statSync(join(dir, n)).mtime.toISOString() };
+  });
+}
+
+// ------------------------------------------------------------ run
+if (CHILD === 'threads') {
+  childReply(await benchThreadsChild());
+  sharedGpt2?.m.dispose();
+  process.exit(0);
+}
+
+// Sections 1-7 are the 1-thread figures: pin our thread count should a
+// threaded build default to more.
+if (typeof pkg.setThreads === 'function') await ourThreads(1);
+const mach = machine();
+const started = new Date();
+const loadAvgStart = os.loadavg();
+const t0 = performance.now();
+const r = {};
+const timed = async (key, fn) => {
+  const s = performance.now();
+  r[key] = await fn();
+  if (r[key]?.skip) log(`SKIPPED section ${key}: ${r[key].skip}`);
+  (r.seconds ??= {})[key] = (performance.now() - s) / 1000;
+};
+if (SECTIONS.has(3)) await timed(3, () => benchGpt2());
+if (SECTIONS.has(1)) await timed(1, () => benchLinear());
+if (SECTIONS.has(2)) await timed(2, () => benchHooks());
+if (SECTIONS.has(6)) await timed(6, () => benchGpt2Hooks());
+if (SECTIONS.has(4)) await timed(4, () => benchAttention());
+if (SECTIONS.has(5)) await timed(5, () => benchDecode());
+sharedGpt2?.m.dispose();
+sharedGpt2 = null;
+if (SECTIONS.has(7)) await timed(7, () => benchLoad());
+if (SECTIONS.has(8)) await timed(8, () => benchThreads());
+if (SECTIONS.has(9)) await timed(9, () => wasmSizes());
 const totalS = (performance.now() - t0) / 1000;
 
-// ------------------------------------------------------------ report
-const ortVersion = ortInfo.ort ? ortInfo.ort.env.versions?.web ?? '?' : null;
-const md = [];
-md.push('# unseal-wasm benchmark results', '');
-md.push(`Generated by \`npm run bench\` (scripts/bench.mjs) on ${started.toISOString()}; overwritten on every run. Total run time ${totalS.toFixed(1)} s.`, '');
-md.push('| machine | |', '|---|---|');
-md.push(`| CPU | ${mach.cpu} |`, `| cores | ${mach.cores} |`, `| OS | ${mach.os} |`, `| Node | ${mach.node} (V8 ${mach.v8}) |`);
-md.push(`| threads | 1: unseal-wasm is single-threaded; onnxruntime-web with \`ort.env.wasm.numThreads = 1\` |`);
-md.push(`| GEMM kernel | \`${kernelName}\` |`);
-md.push(`| onnxruntime-web | ${ortVersion ? `${ortVersion}, imported as \`onnxruntime-web\` (resolves to \`${ortInfo.from}\`)` : `skipped: ${ortInfo.skip}`} |`);
-md.push('');
-
-if (l1) {
-  const { lin, firstForward, yC, yOurs, yOrt, ortSkip, createMs, onnx } = l1;
-  const flop = 2 * M * K * N; // multiply-adds count 2; the bias (M·N adds) is left out
-  const gf = (ms) => flop / (ms * 1e6);
-  const rows = [
-    ['unseal-wasm `HookedModel.forward` (copy in + GEMM + copy out to a JS Tensor)', lin.ours],
-    ['unseal-wasm C forward only (`usw_model_forward`, input already in wasm memory)', lin.c],
-  ];
-  if (lin.ort) rows.push([`onnxruntime-web ${ortVersion} \`session.run\` (wasm, SIMD, 1 thread; incl. its copies)`, lin.ort]);
-  md.push(`## 1. Linear [${M}×${K}]·[${K}×${N}] + bias (${(flop / 1e9).toFixed(3)} GFLOP = 2·M·K·N per forward)`, '');
-  md.push(`${LINEAR_WARMUP} warmup + ${LINEAR_REPS} timed runs of each, interleaved. GFLOP/s from the median (best from the min).`, '');
-  md.push('| what | median ms | min ms | GFLOP/s | best GFLOP/s | time / ORT | GFLOP/s / ORT |', '|---|---:|---:|---:|---:|---:|---:|');
-  for (const [label, s] of rows) {
-    const vs = lin.ort ? [f(s.med / lin.ort.med), f(lin.ort.med / s.med)] : ['–', '–'];
-    md.push(`| ${label} | ${f(s.med)} | ${f(s.min)} | ${f(gf(s.med), 1)} | ${f(gf(s.min), 1)} | ${vs[0]} | ${vs[1]} |`);
-  }
-  md.push(`| JS side of our forward (difference of medians: copies, allocation, checks) | ${f(lin.ours.med - lin.c.med)} | | | | | |`);
-  md.push('');
-  md.push(`- First forward (packs the weights once): ${f(firstForward)} ms.`);
-  md.push(`- C forward vs public forward output: max abs diff ${maxAbsDiff(yC, yOurs).toExponential(2)}.`);
-  if (yOrt) {
-    const d = maxAbsDiff(yOurs, yOrt);
-    md.push(`- Same weights in both (ours written with \`saveStateDict\`, read by scripts/export_onnx.py): max abs diff ours vs ORT ${d.toExponential(2)} (max |y| ${f(maxAbs(yOurs), 3)})${d > 1e-3 ? ' — **LARGER THAN EXPECTED**' : ''}.`);
-    md.push(`- ORT session creation (excluded from timings): ${f(createMs, 0)} ms; .onnx ${onnx.cached ? 'from' : 'written to'} the cache \`${onnx.path.replace(os.homedir(), '~')}\`.`);
-  } else {
-    md.push(`- onnxruntime-web comparison SKIPPED: ${ortSkip}`);
-  }
-  if (g2 && !g2.skip) md.push('- Section 3 ran before this one in the same process (for clean RSS readings there), so both wasm memories were already grown and ORT\'s runtime already started: the first forward and the session creation here are quicker than in a fresh process.');
-  md.push('');
-}
-
-if (h2) {
-  const { mlpCases, tinyCases, points, leaf, w } = h2;
-  const base = mlpCases[0];
-  const baseMed = base.med, baseMin = base.min;
-  md.push(`## 2. Cost of the hook mechanism: ${MLP_BLOCKS} × Sequential(Linear(768, 3072), GELU(), Linear(3072, 768)), input [${M}, 768]`, '');
-  md.push(`${MLP_WARMUP} warmup + ${MLP_ROUNDS} rounds; each round runs every case once, in rotating order. Overhead is against the no-hook case; "paired" is the median over rounds of (case / no-hook of the same round − 1). Goal: under 2 % for one hook.`, '');
-  md.push('| case | calls into JS per forward | median ms | min ms | overhead (medians) | overhead (mins) | overhead (paired) |', '|---|---|---:|---:|---:|---:|---:|');
-  for (const c of mlpCases) {
-    const first = c === base;
-    md.push(`| ${c.label} | ${c.calls} | ${f(c.med)} | ${f(c.min)} | ${first ? '—' : pct(c.med / baseMed - 1)} | ${first ? '—' : pct(c.min / baseMin - 1)} | ${first ? '—' : pct(c.paired)} |`);
-  }
-  md.push('');
-  md.push(`The mechanism alone, without the arithmetic: the same ${points.length}-point tree with Linear(${w}, ${w}) layers and a [1, ${w}] input; ${TINY_ROUNDS} rounds of ${TINY_BATCH} forwards per case. "Added" is the cost over no hooks, also as a share of the full-size no-hook forward above (${f(baseMed)} ms).`, '');
-  md.push('| case (tiny tree) | µs per forward | added µs | added, as % of the full-size forward |', '|---|---:|---:|---:|');
-  for (const c of tinyCases) {
-    const add = c.med - tinyCases[0].med;
-    const first = c === tinyCases[0];
-    md.push(`| ${c.label} | ${f(c.med, 1)} | ${first ? '—' : f(add, 1)} | ${first ? '—' : `${((100 * add) / (baseMed * 1000)).toFixed(3)} %`} |`);
-  }
-  md.push('');
-}
-
-if (g2) {
-  md.push('## 3. GPT-2 small prefill: `HookedModel.fromPretrained` + `forward` vs onnxruntime-web', '');
-  if (g2.skip) {
-    md.push(`SKIPPED: ${g2.skip}`, '');
-  } else {
-    const { model, rows, mem, V } = g2;
-    const st = model.stamp;
-    const cfg = st.config;
-    const size = (n) => `${(statSync(join(model.dir, n)).size / 1e6).toFixed(0)} MB`;
-    const home = (p) => p.replace(os.homedir(), '~');
-    md.push(`GPT-2 small's shape (vocab ${cfg.vocab_size}, n_positions ${cfg.n_positions}, n_embd ${cfg.n_embd}, ${cfg.n_layer} layers, ${cfg.n_head} heads; ${(st.parameters / 1e6).toFixed(1)} M parameters) with random weights (seed ${st.seed}), made by \`${GPT2_SCRIPT}\` with the PyTorch GPT-2 of \`${GPT2_REFERENCE}\` and cached in \`${home(model.dir)}\` (key ${st.key}; ${model.cached ? 'from the cache' : `generated in this run, ${f(model.makeS, 0)} s`}): an HF folder (config.json + model.safetensors, ${size('model.safetensors')} F32) for unseal-wasm and \`model.onnx\` (${size('model.onnx')}, opset ${st.onnx.opset}, torch ${st.torch}) for onnxruntime-web. Both run in this process on the same ids: [1, T] random token ids (fixed seed); \`forward\` returns the logits [1, T, ${V}] as a JS Tensor, \`session.run\` the same as an ORT Tensor (each includes copying the logits out of wasm memory). Each round runs both once, alternating which goes first; the first runs of each T are warmup, excluded.`, '');
-    md.push('| T | runs (warmup + timed) | unseal-wasm median ms | unseal-wasm min ms | ORT median ms | ORT min ms | ours / ORT (medians) | ours / ORT (mins) | unseal-wasm tokens/s | ORT tokens/s | max \\|logit diff\\| ours vs ORT |', '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-    for (const r of rows) {
-      const o = r.ort;
-      md.push(`| ${r.T} | ${r.warm} + ${r.reps} | ${f(r.ours.med, 1)} | ${f(r.ours.min, 1)} | ${o ? f(o.med, 1) : '–'} | ${o ? f(o.min, 1) : '–'} | ${o ? f(r.ours.med / o.med) : '–'} | ${o ? f(r.ours.min / o.min) : '–'} | ${f((1000 * r.T) / r.ours.med, 1)} | ${o ? f((1000 * r.T) / o.med, 1) : '–'} | ${o ? `${r.diff.toExponential(2)}${r.diff > 1e-3 ? ' **LARGE**' : ''}` : '–'} |`);
-    }
-    md.push('');
-    md.push('Loading and memory, in the order measured (each engine loads once; a reading follows two forced GCs, so the loaders\' freed file buffers are not counted). RSS is `process.memoryUsage().rss`; peak is `process.resourceUsage().maxRSS` so far; the last column is unseal-wasm\'s wasm linear memory.', '');
-    md.push('| stage | ms | RSS MiB | RSS added MiB | peak RSS MiB | unseal-wasm memory MiB |', '|---|---:|---:|---:|---:|---:|');
-    mem.forEach((s, i) => {
-      md.push(`| ${s.label} | ${s.ms === null ? '' : f(s.ms, 0)} | ${f(s.rss / MiB, 0)} | ${i ? f((s.rss - mem[i - 1].rss) / MiB, 0) : ''} | ${f(s.peak / MiB, 0)} | ${f(s.wasm / MiB, 0)} |`);
-    });
-    md.push('');
-    const weightsMiB = (4 * st.parameters) / MiB;
-    const afterLoad = mem[1].wasm / MiB;
-    md.push(`- The weights alone are ${f(weightsMiB, 0)} MiB as f32 (wte counted once).${afterLoad > 1.8 * weightsMiB ? ` unseal-wasm's memory after loading is about twice that: the loader copies model.safetensors into wasm memory to parse it and frees it afterwards, but wasm memory never shrinks; the packed GEMM weights made at the first forward reuse that space, so the first forward adds almost nothing.` : ''} Load times are single cold-ish samples (file reads from the page cache included) and vary between runs by a second or more.`);
-    const maxLogit = Math.max(...rows.map((r) => r.maxLogit));
-    md.push(`- Agreement: max |logit| over the runs ${f(maxLogit, 3)}; against PyTorch's logits for [1, ${g2.checkT}] ids (saved by the generator): unseal-wasm ${g2.oursVsTorch.toExponential(2)}${g2.ortVsTorch !== undefined ? `, onnxruntime-web ${g2.ortVsTorch.toExponential(2)}` : ''}; the generator's own check of the .onnx in onnxruntime-web: ${st.onnx.ort_vs_torch_max_abs_diff === null ? 'not run' : Number(st.onnx.ort_vs_torch_max_abs_diff).toExponential(2)}.`);
-    md.push(`- The .onnx is \`torch.onnx.export\` of the reference model unchanged (no wrapper; traced at T = 5, checked at T = 8, T dynamic). Its ops: ${Object.entries(st.onnx.ops).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${v}`).join(', ')}. The tied lm_head became a MatMul against a transposed copy of wte (\`${st.onnx.largest_initializers[1][0]}\` [${st.onnx.largest_initializers[1][1].join(', ')}], 154 MB) beside the Gather's \`${st.onnx.largest_initializers[0][0]}\`: the .onnx holds that matrix twice; unseal-wasm keeps wte once and packs it for the lm_head GEMM at the first forward.`);
-    md.push(`- Prefill timings took ${f(g2.timingS, 0)} s${g2.notes.length ? `; ${g2.notes.join(' ')}` : ''}.`);
-    if (g2.ortSkip) md.push(`- onnxruntime-web comparison SKIPPED: ${g2.ortSkip}`);
-    md.push('');
-  }
-}
-
-md.push('## Reproduce', '');
-md.push('```sh',
-  'npm install            # the devDependency onnxruntime-web',
-  'apt-get install -y python3-torch python3-onnx   # for scripts/export_onnx.py and section 3 (done by the bench when root)',
-  `/usr/bin/python3 ${GPT2_SCRIPT}   # section 3's model into ~/.cache/unseal-wasm/gpt2-small-bench (~1.1 GB, ~30 s); the bench runs it when missing or stale`,
-  'npm run bench          # builds web/unseal.wasm if stale, then writes this file',
-  'node scripts/bench.mjs --sections=3   # one section only (prints, leaves this file)',
-  '```', '');
-const text = md.join('\n');
-
-console.log(text);
-if (SECTIONS.size === 3) {
+const ctx = {
+  r, mach, started, totalS, loadAvg: { start: loadAvgStart, end: os.loadavg() },
+  sections: [...SECTIONS].sort((a, b) => a - b),
+  ours: await ourThreads(),
+  ort: ortInfo.ort ? { version: ortInfo.version, from: ortInfo.from, threads: ortInfo.threads } : { skip: ortInfo.skip },
+  kernelName,
+  settings: {
+    M, K, N, LINEAR_WARMUP, LINEAR_REPS, MLP_BLOCKS, MLP_WARMUP, MLP_ROUNDS, TINY_WIDTH, TINY_BATCH, TINY_ROUNDS,
+    GPT2_SCRIPT, GPT2_REFERENCE, GPT2_BUDGET_S, ATT, ORT_MATMUL_WARMUP, ORT_MATMUL_REPS, THREADS, THREADS_LINEAR_REPS,
+    LOAD_RUNS_OURS, LOAD_RUNS_ORT,
+  },
+  scale: existsSync(join(root, 'bench/SCALE.md')) ? readFileSync(join(root, 'bench/SCALE.md'), 'utf8') : null,
+};
+const { md, readme } = render(ctx);
+console.log(md);
+if (ALL_SECTIONS.every((s) => SECTIONS.has(s))) {
   mkdirSync(join(root, 'bench'), { recursive: true });
-  writeFileSync(join(root, 'bench/RESULTS.md'), text);
-  log(`wrote bench/RESULTS.md (${totalS.toFixed(1)} s)`);
+  writeFileSync(join(root, 'bench/RESULTS.md'), md);
+  const u = updateReadme(join(root, 'README.md'), readme);
+  log(`wrote bench/RESULTS.md${u ? ' and README.md\'s benchmark table' : ` (README.md NOT updated: ${u === false ? 'no <!-- bench:begin --> / <!-- bench:end --> markers' : 'unchanged'})`} (${totalS.toFixed(1)} s)`);
 } else {
-  log(`not writing bench/RESULTS.md: only section(s) ${[...SECTIONS].join(', ')} ran (${totalS.toFixed(1)} s)`);
+  log(`not writing bench/RESULTS.md or README.md: only section(s) ${ctx.sections.join(', ')} ran (${totalS.toFixed(1)} s)`);
 }

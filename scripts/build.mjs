@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // build.mjs — builds the C core.
-//   node scripts/build.mjs wasm     web/unseal.wasm with Emscripten (SIMD128), if stale
+//   node scripts/build.mjs wasm     web/unseal.wasm and web/unseal-mt.wasm (threaded) with Emscripten (SIMD128), if stale
 //   node scripts/build.mjs native   the native library and C tests (ASan + UBSan) in build/native
 // Missing tools are installed with apt-get when running as root; otherwise the
 // exact command to run is printed.
@@ -15,7 +15,7 @@ const emEnv = { ...process.env, NODE_PATH: ['/usr/share/nodejs', process.env.NOD
 // are newer than every source file.
 function wasmFresh(withTests) {
   const src = newest([...sources, 'tests/c']);
-  if (!existsSync(join(root, 'web/unseal.wasm')) || mtime('web/unseal.wasm') < newest(sources)) return false;
+  for (const f of ['web/unseal.wasm', 'web/unseal-mt.wasm']) if (!existsSync(join(root, f)) || mtime(f) < newest(sources)) return false;
   return !withTests || (existsSync(join(root, 'build/wasm/ctests')) && newest(['build/wasm/ctests']) >= src);
 }
 
@@ -26,7 +26,7 @@ export function buildWasm({ force = false, withTests = false } = {}) {
     { ok: () => have('cmake'), pkg: 'cmake', what: 'cmake' },
     { ok: () => existsSync('/usr/share/nodejs/acorn'), pkg: 'node-acorn', what: "acorn (Emscripten's JS optimiser needs it)" },
   ]);
-  console.log('Building web/unseal.wasm ...');
+  console.log('Building web/unseal.wasm and web/unseal-mt.wasm ...');
   run('emcmake', ['cmake', '-S', '.', '-B', 'build/wasm', '-DCMAKE_BUILD_TYPE=Release'], { env: emEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   run('cmake', ['--build', 'build/wasm', '-j', '2'], { env: emEnv });
 }

@@ -15,10 +15,15 @@ const TYPES = {
   '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8', '.md': 'text/plain; charset=utf-8', '.safetensors': 'application/octet-stream',
 };
 
-/** Starts serving `root`; resolves to { url, close() }. */
-export function startServer({ root = repoRoot, port = 0, csp = null } = {}) {
+/** Starts serving `root`; resolves to { url, close(), requests }. isolated:
+ * false leaves out COOP/COEP (a page that is not cross-origin isolated);
+ * cors: true lets pages of any origin fetch the files (a model host).
+ * requests lists the paths asked for. */
+export function startServer({ root = repoRoot, port = 0, csp = null, isolated = true, cors = false } = {}) {
+  const requests = [];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    requests.push(path);
     if (path === '/favicon.ico') {
       res.writeHead(204).end();
       return;
@@ -32,7 +37,7 @@ export function startServer({ root = repoRoot, port = 0, csp = null } = {}) {
     try {
       st = statSync(file);
     } catch {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`not found: ${path}`);
+      res.writeHead(404, { 'Content-Type': 'text/plain', ...(cors ? { 'Access-Control-Allow-Origin': '*' } : {}) }).end(`not found: ${path}`);
       return;
     }
     if (st.isDirectory()) {
@@ -42,18 +47,21 @@ export function startServer({ root = repoRoot, port = 0, csp = null } = {}) {
     const headers = {
       'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
       'Content-Length': st.size,
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-      'Cross-Origin-Resource-Policy': 'same-origin',
       'Cache-Control': 'no-cache',
     };
+    if (isolated) {
+      headers['Cross-Origin-Opener-Policy'] = 'same-origin';
+      headers['Cross-Origin-Embedder-Policy'] = 'require-corp';
+      headers['Cross-Origin-Resource-Policy'] = cors ? 'cross-origin' : 'same-origin';
+    }
+    if (cors) headers['Access-Control-Allow-Origin'] = '*';
     if (csp) headers['Content-Security-Policy'] = csp;
     res.writeHead(200, headers);
     createReadStream(file).pipe(res);
   });
   return new Promise((resolve) => {
     server.listen(port, '127.0.0.1', () => {
-      resolve({ url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) });
+      resolve({ url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)), requests });
     });
   });
 }

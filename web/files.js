@@ -97,7 +97,9 @@ export class ModelFolder {
 
   describe(name) {
     if (this.kind === 'dir') return `${this.dir.replace(/\/$/, '')}/${name}`;
-    if (this.kind === 'url') return new URL(name, this.base).href;
+    // Each segment percent-encoded, so that a name stays a path under the
+    // base: '%2e%2e' is not '..', and '?' or '#' do not end the path.
+    if (this.kind === 'url') return new URL(name.split('/').map(encodeURIComponent).join('/'), this.base).href;
     return name;
   }
 

@@ -8,7 +8,7 @@
 // as aliases. Printing the model gives HF's repr.
 
 import { UnsealError, fromStatus } from './errors.js';
-import { C, DTYPES, ErrorSlot, heap, malloc, readCString, readTensorDesc } from './wasm.js';
+import { C, DTYPES, ErrorSlot, heap, malloc, pool, readCString, readTensorDesc } from './wasm.js';
 import { Tensor, toTensor } from './tensor.js';
 import { moduleListRepr, moduleRepr, pyFloat } from './nn.js';
 import { Hook, HookedModel, unknownLayer } from './hooked_model.js';
@@ -233,6 +233,7 @@ class Gpt2Backend {
     try {
       this.ptr = C.usw_gpt2_new_packed(cfg.vocab_size, cfg.n_positions, cfg.n_embd, cfg.n_layer, cfg.n_head, cfg.n_inner ?? 0, cfg.layer_norm_epsilon, half ? 1 : 0, err.ptr);
       if (!this.ptr) err.check(heap().i32[err.ptr >> 2] || 2, 'GPT-2: ');
+      C.usw_gpt2_set_pool(this.ptr, pool); // compute threads: see threads.js
     } finally {
       err.free();
     }

@@ -7,7 +7,7 @@
 // and output; the hooks run here with Tensor views of wasm memory.
 
 import { UnsealError, fromStatus } from './errors.js';
-import { C, DTYPE_F32, DTYPE_I32, ErrorSlot, TENSOR_BYTES, heap, malloc, readCString, readTensorDesc, setHookRelay, writeTensorDesc } from './wasm.js';
+import { C, DTYPE_F32, DTYPE_I32, ErrorSlot, TENSOR_BYTES, heap, malloc, pool, readCString, readTensorDesc, setHookRelay, writeTensorDesc } from './wasm.js';
 import { Tensor, toTensor } from './tensor.js';
 import { Embedding, Module, Sequential } from './nn.js';
 import { SafetensorsFile, describeSource, readBytes, writeSafetensors } from './io.js';
@@ -99,6 +99,7 @@ class TreeBackend {
     try {
       this.ptr = C.usw_model_new(module._handle, err.ptr);
       if (!this.ptr) err.check(heap().i32[err.ptr >> 2] || 2, 'HookedModel: ');
+      C.usw_model_set_pool(this.ptr, pool); // compute threads: see threads.js
     } finally {
       err.free();
     }

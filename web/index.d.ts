@@ -243,3 +243,23 @@ export const hooks: {
 export function writeSafetensors(named: Iterable<[string, Tensor]>, metadata?: Record<string, string> | null): Uint8Array;
 /** The GEMM micro-kernel in use, e.g. "f32_gemm_4x8__wasmsimd". */
 export const kernelName: string;
+
+/** Which build runs and how many compute threads it uses (see threads.js). */
+export interface ThreadsInfo {
+  /** 'unseal-mt.wasm' where threads can run (Node; cross-origin isolated pages), else 'unseal.wasm'. */
+  build: 'unseal.wasm' | 'unseal-mt.wasm';
+  threaded: boolean;
+  /** Threads a forward uses now (the calling thread included). */
+  threads: number;
+  maxThreads: number;
+  /** Why the single-thread build was chosen, or null. */
+  why: string | null;
+  /** Why the default pool could not start all its workers, or null. */
+  error: string | null;
+}
+/** Sets the compute threads (1..64, the calling thread included); resolves to the count in effect (1 in the single-thread build). Results are bit-identical for every count. */
+export function setThreads(n: number): Promise<number>;
+export function getThreads(): number;
+export function threadsInfo(): ThreadsInfo;
+/** Resolved once the default pool (cores, at most 8; UNSEAL_THREADS overrides) is up; the import already waits for it. */
+export const threadsReady: Promise<number>;

@@ -20,3 +20,4 @@ import * as hooks from './hooks.js';
 export { hooks };
 export { writeSafetensors } from './io.js';
 export { kernelName } from './wasm.js';
+export { setThreads, getThreads, threadsInfo, threadsReady } from './threads.js';

@@ -9,6 +9,7 @@
 // Struct layouts read here are pinned by _Static_asserts in src/wasm/exports.c.
 
 import { UnsealError, fromStatus } from './errors.js';
+import { moduleImports } from './imports.js';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
@@ -30,43 +31,79 @@ async function fetchBytes(url) {
   return new Uint8Array(await res.arrayBuffer());
 }
 
+// The two builds (see CMakeLists.txt): unseal.wasm, single-thread, its own
+// memory; unseal-mt.wasm, the same over an imported SHARED memory, so that
+// compute workers (threads.js, pool_worker.js) can run it too. The threaded
+// one is chosen where it can run: Node (worker_threads), and pages that are
+// cross-origin isolated (SharedArrayBuffer available) with Web Workers.
+// `globalThis.UNSEAL_WASM_BUILD = 'single' | 'threaded'` (or the environment
+// variable UNSEAL_WASM_BUILD in Node) forces one, set before importing.
+const US_MT_INITIAL_PAGES = 256; // -sINITIAL_MEMORY=16MB
+const US_MT_MAXIMUM_PAGES = 65536; // -sMAXIMUM_MEMORY=4GB
+
+function threadsPossible() {
+  if (typeof SharedArrayBuffer === 'undefined') return 'SharedArrayBuffer is not available (the page is not cross-origin isolated)';
+  if (!isNode) {
+    if (typeof Worker === 'undefined') return 'Web Workers are not available here';
+    if (globalThis.crossOriginIsolated === false) return 'the page is not cross-origin isolated (COOP/COEP headers)';
+  }
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  } catch (e) {
+    return `shared WebAssembly memory is not supported (${e.message})`;
+  }
+  return null;
+}
+
+function chooseBuild() {
+  const forced = globalThis.UNSEAL_WASM_BUILD ?? (isNode ? process.env.UNSEAL_WASM_BUILD : undefined);
+  if (forced !== undefined && forced !== '' && forced !== 'single' && forced !== 'threaded') {
+    throw new UnsealError('ERR_INVALID_ARG', `UNSEAL_WASM_BUILD is '${forced}'; expected 'single' or 'threaded'`);
+  }
+  const why = threadsPossible();
+  if (forced === 'threaded' && why) throw new UnsealError('ERR_INVALID_ARG', `UNSEAL_WASM_BUILD is 'threaded' but ${why}`);
+  if (forced === 'single') return { threaded: false, why: 'UNSEAL_WASM_BUILD is single' };
+  return { threaded: !why, why };
+}
+
 async function instantiate() {
-  // The plain string form new URL('./unseal.wasm', import.meta.url) is what
+  const choice = chooseBuild();
+  // The plain string forms new URL('./unseal.wasm', import.meta.url) are what
   // bundlers (Vite, webpack 5) recognise and copy into the build.
-  const url = globalThis.UNSEAL_WASM_URL ? new URL(globalThis.UNSEAL_WASM_URL, import.meta.url) : new URL('./unseal.wasm', import.meta.url);
+  const url = choice.threaded
+    ? (globalThis.UNSEAL_WASM_MT_URL ? new URL(globalThis.UNSEAL_WASM_MT_URL, import.meta.url) : new URL('./unseal-mt.wasm', import.meta.url))
+    : (globalThis.UNSEAL_WASM_URL ? new URL(globalThis.UNSEAL_WASM_URL, import.meta.url) : new URL('./unseal.wasm', import.meta.url));
   let bytes;
   try {
     bytes = await fetchBytes(url);
   } catch (e) {
     if (e instanceof UnsealError) throw e;
-    throw new UnsealError('ERR_IO', `unseal.wasm: cannot read ${url} (${e.message}). ` +
-      'Build it with `npm run build:wasm`, or set globalThis.UNSEAL_WASM_URL.', { cause: e });
+    throw new UnsealError('ERR_IO', `${choice.threaded ? 'unseal-mt.wasm' : 'unseal.wasm'}: cannot read ${url} (${e.message}). ` +
+      'Build it with `npm run build:wasm`, or set globalThis.UNSEAL_WASM_URL / UNSEAL_WASM_MT_URL.', { cause: e });
   }
   const module = await WebAssembly.compile(bytes);
-  // Our own imports; anything else the C library pulled in gets a stub that
-  // fails loudly if it is ever called (it never should be).
-  const own = {
-    unseal: { hook: (h, p, ph, i, o) => relay(h, p, ph, i, o) },
-    env: { emscripten_notify_memory_growth: () => {} },
-  };
-  const imports = {};
-  for (const imp of WebAssembly.Module.imports(module)) {
-    imports[imp.module] ??= {};
-    const fn = own[imp.module]?.[imp.name];
-    imports[imp.module][imp.name] = fn ?? ((...args) => {
-      if (imp.module === 'wasi_snapshot_preview1' && imp.name === 'proc_exit') {
-        throw new UnsealError('ERR_INVALID_ARG', `unseal.wasm aborted (exit code ${args[0]})`);
-      }
-      throw new UnsealError('ERR_INVALID_ARG', `unseal.wasm called the unexpected import ${imp.module}.${imp.name}`);
-    });
-  }
-  const instance = await WebAssembly.instantiate(module, imports);
+  const memory = choice.threaded ? new WebAssembly.Memory({ initial: US_MT_INITIAL_PAGES, maximum: US_MT_MAXIMUM_PAGES, shared: true }) : null;
+  const instance = await WebAssembly.instantiate(module, moduleImports(module, memory, (h, p, ph, i, o) => relay(h, p, ph, i, o)));
   instance.exports._initialize?.();
-  return instance.exports;
+  // One object for both builds: the exports, and the memory (exported by the
+  // single-thread build, imported by the threaded one).
+  const exports = { ...instance.exports, memory: memory ?? instance.exports.memory };
+  return { exports, module, threaded: choice.threaded, why: choice.why };
 }
 
+const loaded = await instantiate();
+
 /** The raw exports (usw_* functions and memory). */
-export const C = await instantiate();
+export const C = loaded.exports;
+
+/** Which build runs: { name: 'unseal.wasm' | 'unseal-mt.wasm', threaded,
+ * module (the compiled WebAssembly.Module, for the compute workers), why
+ * (when single-thread: the reason threads are not used) }. */
+export const build = { name: loaded.threaded ? 'unseal-mt.wasm' : 'unseal.wasm', threaded: loaded.threaded, module: loaded.module, why: loaded.why ?? null };
+
+/** The compute pool every model runs on (src/core/threadpool.h): workers
+ * join it through threads.js; without them it runs on the calling thread. */
+export const pool = C.usw_pool_new(63);
 
 let u8 = new Uint8Array(C.memory.buffer);
 let i32 = new Int32Array(C.memory.buffer);
@@ -89,7 +126,8 @@ export function readCString(ptr) {
   const { u8: m } = heap();
   let end = ptr;
   while (m[end] !== 0) end++;
-  return decoder.decode(m.subarray(ptr, end));
+  // a copy: TextDecoder refuses views of shared memory (the threaded build)
+  return decoder.decode(m.slice(ptr, end));
 }
 
 /** malloc that throws ERR_OOM instead of returning 0. */

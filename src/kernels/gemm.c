@@ -7,6 +7,8 @@
  * Layout of the pack and the micro-kernel contract: see gemm.h. */
 #include "kernels/gemm.h"
 
+#include "core/threadpool.h"
+
 #include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -454,119 +456,196 @@ static void gemm_f16_portable(int32_t M, const float *A, int32_t lda, const us_g
     add_specials(M, A, lda, w, C, ldc);
 }
 
-static void gemm_f16(int32_t M, const float *A, int32_t lda, const us_gemm_weights *w,
-                     const float *bias, float *C, int32_t ldc) {
+/* Rows m0.. of one panel p (nc <= NR valid columns) through the f32 kernels:
+ * full MR-row tiles, then the last 1..3 rows with the tail kernels. */
+static void panel_rows_f32(size_t m0, size_t mb, size_t nc, size_t K, const float *A, int32_t lda,
+                           const float *wp, const float *bp, float *C, int32_t ldc, size_t n0) {
+    const size_t mr = US_GEMM_MR;
+    size_t m = m0;
+    for (; m + mr <= m0 + mb; m += mr)
+        US_GEMM_UKERNEL(mr, nc, K, A + m * (size_t)lda, (size_t)lda, wp, bp, C + m * (size_t)ldc + n0, (size_t)ldc);
+    const float *a = A + m * (size_t)lda;
+    float *c = C + m * (size_t)ldc + n0;
+    switch (m0 + mb - m) { /* the last M % MR rows */
+    case 1: US_GEMM_UKERNEL_TAIL1(1, nc, K, a, (size_t)lda, wp, bp, c, (size_t)ldc); break;
+    case 2: US_GEMM_UKERNEL_TAIL2(2, nc, K, a, (size_t)lda, wp, bp, c, (size_t)ldc); break;
+    case 3: US_GEMM_UKERNEL_TAIL3(3, nc, K, a, (size_t)lda, wp, bp, c, (size_t)ldc); break;
+    default: break;
+    }
+}
+
+/* The bias the kernels read for panel p: NR floats, the last, partial panel
+ * padded into tail (NR floats). NULL without a bias. */
+static const float *panel_bias(const float *bias, size_t n0, size_t nc, float *tail) {
+    if (bias == NULL) return NULL;
+    if (nc == US_GEMM_NR) return bias + n0;
+    memset(tail, 0, US_GEMM_NR * sizeof(float));
+    memcpy(tail, bias + n0, nc * sizeof(float));
+    return tail;
+}
+
+/* Rows of A per block: MC, a multiple of MR (see US_GEMM_A_BLOCK_BYTES). */
+static size_t block_rows(size_t M, size_t K) {
+    size_t mc = K > 0 ? US_GEMM_A_BLOCK_BYTES / (K * sizeof(float)) : M;
+    return mc < US_GEMM_MR ? US_GEMM_MR : mc - mc % US_GEMM_MR;
+}
+
+/* One GEMM's operands, and the part of the work a call does: panels
+ * [p0, p1) of the pack, every row. Each output is computed by exactly one
+ * call, always by the same kernel in the same k order, so any split of the
+ * panels (any thread count) gives the same bits. */
+typedef struct {
+    int32_t M, lda, ldc;
+    const float *A, *bias;
+    const us_gemm_weights *w;
+    float *C;
+    const float *row112;   /* f16, M == 1: the row of A times 2^112, or NULL */
+    unsigned char *panels; /* f16, M >= 2: per-thread [K, NR] f32 buffers (+64 for alignment) */
+    size_t panel_bytes;    /* the stride between those buffers */
+    int32_t n_tasks;       /* the panels are cut into this many chunks */
+} gemm_job;
+
+static void gemm_f32_panels(const gemm_job *j, size_t p0, size_t p1) {
+    const size_t nr = US_GEMM_NR, N = (size_t)j->w->n, K = (size_t)j->w->k;
+    const size_t mc = block_rows((size_t)j->M, K);
+    for (size_t m0 = 0; m0 < (size_t)j->M; m0 += mc) {
+        const size_t mb = (size_t)j->M - m0 < mc ? (size_t)j->M - m0 : mc;
+        for (size_t p = p0; p < p1; p++) {
+            const size_t n0 = p * nr, nc = N - n0 < nr ? N - n0 : nr;
+            float tail[US_GEMM_NR];
+            panel_rows_f32(m0, mb, nc, K, j->A, j->lda, j->w->data + p * K * nr, panel_bias(j->bias, n0, nc, tail),
+                           j->C, j->ldc, n0);
+        }
+    }
+}
+
 #if defined(US_GEMM_HAVE_WASMSIMD)
-    const size_t nr = US_GEMM_NR, mr = US_GEMM_MR;
-    const size_t N = (size_t)w->n, K = (size_t)w->k;
-    int scalable = M == 1;
+/* f16 pack, M == 1, panels [p0, p1): the 1x8 f16 kernel on the scaled row. */
+static void gemm_f16_row_panels(const gemm_job *j, size_t p0, size_t p1) {
+    const size_t nr = US_GEMM_NR, N = (size_t)j->w->n, K = (size_t)j->w->k;
+    for (size_t p = p0; p < p1; p++) {
+        const size_t n0 = p * nr, nc = N - n0 < nr ? N - n0 : nr;
+        float tail[US_GEMM_NR];
+        us_f32_f16w_gemm_ukernel_1x8__wasmsimd(1, nc, K, j->row112, K, j->w->data16 + p * K * nr,
+                                               panel_bias(j->bias, n0, nc, tail), j->C + n0, (size_t)j->ldc);
+    }
+}
+
+/* f16 pack, M >= 2, panels [p0, p1): each panel widened once into panel
+ * (K x NR floats, 64-byte aligned) with the side list's halves written in,
+ * then the f32 kernels over every row. */
+static void gemm_f16_widen_panels(const gemm_job *j, size_t p0, size_t p1, float *panel) {
+    const us_gemm_weights *w = j->w;
+    const size_t nr = US_GEMM_NR, N = (size_t)w->n, K = (size_t)w->k;
+    const size_t mc = block_rows((size_t)j->M, K);
+    /* the side list, walked along with the panels: its first entry in p0 */
+    size_t si0 = 0, lo = 0, hi = w->n_special;
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (w->special_at[mid] < p0 * K * nr) lo = mid + 1;
+        else hi = mid;
+    }
+    si0 = lo;
+    for (size_t m0 = 0; m0 < (size_t)j->M; m0 += mc) {
+        const size_t mb = (size_t)j->M - m0 < mc ? (size_t)j->M - m0 : mc;
+        size_t si = si0;
+        for (size_t p = p0; p < p1; p++) {
+            const size_t n0 = p * nr, nc = N - n0 < nr ? N - n0 : nr;
+            us_f16_f32_vcvt__wasmsimd(K * nr, w->data16 + p * K * nr, panel);
+            for (; si < w->n_special && w->special_at[si] < (p + 1) * K * nr; si++)
+                panel[w->special_at[si] - p * K * nr] = us_f16_to_f32(w->special_half[si]);
+            float tail[US_GEMM_NR];
+            panel_rows_f32(m0, mb, nc, K, j->A, j->lda, panel, panel_bias(j->bias, n0, nc, tail), j->C, j->ldc, n0);
+        }
+    }
+}
+#endif
+
+/* Panels per task: enough tasks for the threads to balance (a few each), each
+ * at least ~1/4 MFLOP so that handing it out stays cheap. */
+static int32_t gemm_tasks(size_t M, size_t panels, size_t K, int32_t threads) {
+    if (threads <= 1 || panels <= 1) return 1;
+    const size_t flop_per_panel = 2u * M * K * US_GEMM_NR;
+    size_t by_work = flop_per_panel ? (panels * flop_per_panel) / (1u << 18) : 1;
+    size_t tasks = (size_t)threads * 4u;
+    if (tasks > by_work) tasks = by_work;
+    if (tasks > panels) tasks = panels;
+    return tasks < 1 ? 1 : (int32_t)tasks;
+}
+
+static void gemm_task(void *ctx, int32_t task, int32_t thread) {
+    const gemm_job *j = ctx;
+    int64_t p0, p1;
+    us_task_range(j->w->panels, j->n_tasks, task, &p0, &p1);
+    if (j->w->data16 == NULL) {
+        gemm_f32_panels(j, (size_t)p0, (size_t)p1);
+        return;
+    }
+#if defined(US_GEMM_HAVE_WASMSIMD)
+    if (j->row112 != NULL) {
+        gemm_f16_row_panels(j, (size_t)p0, (size_t)p1);
+        return;
+    }
+    unsigned char *mem = j->panels + (size_t)thread * j->panel_bytes;
+    gemm_f16_widen_panels(j, (size_t)p0, (size_t)p1,
+                          (float *)(void *)(mem + ((64u - ((uintptr_t)mem & 63u)) & 63u)));
+#else
+    (void)thread;
+#endif
+}
+
+/* us_gemm_f32 over an f16 pack (SIMD128 paths; see above). Returns 0, or -1
+ * when a buffer could not be allocated (the caller then takes the portable path). */
+static int gemm_f16(us_threadpool *pool, gemm_job *j) {
+#if defined(US_GEMM_HAVE_WASMSIMD)
+    const us_gemm_weights *w = j->w;
+    const size_t nr = US_GEMM_NR, K = (size_t)w->k;
+    const int32_t threads = us_threadpool_threads(pool);
+    int scalable = j->M == 1;
     for (size_t k = 0; scalable && k < K; k++) {
-        const float x = A[k] < 0 ? -A[k] : A[k];
+        const float x = j->A[k] < 0 ? -j->A[k] : j->A[k];
         scalable = !(x >= 0x1p16f && x <= FLT_MAX); /* NaN, inf: fine */
     }
+    j->n_tasks = gemm_tasks((size_t)j->M, (size_t)w->panels, K, threads);
     if (scalable) {
         float stack_row[US_GEMM_F16_ROW_STACK];
         float *row = K <= US_GEMM_F16_ROW_STACK ? stack_row : malloc(K * sizeof(float));
         if (row != NULL) {
-            for (size_t k = 0; k < K; k++) row[k] = A[k] * 0x1p112f; /* exact */
-            for (size_t p = 0; p < (size_t)w->panels; p++) {
-                const size_t n0 = p * nr, nc = N - n0 < nr ? N - n0 : nr;
-                float bias_tail[US_GEMM_NR] = {0.0f};
-                const float *bp = bias != NULL && nc == nr ? bias + n0 : NULL;
-                if (bias != NULL && nc < nr) {
-                    memcpy(bias_tail, bias + n0, nc * sizeof(float));
-                    bp = bias_tail;
-                }
-                us_f32_f16w_gemm_ukernel_1x8__wasmsimd(1, nc, K, row, K, w->data16 + p * K * nr, bp, C + n0,
-                                                       (size_t)ldc);
-            }
+            for (size_t k = 0; k < K; k++) row[k] = j->A[k] * 0x1p112f; /* exact */
+            j->row112 = row;
+            us_parallel_for(pool, j->n_tasks, gemm_task, j);
             if (row != stack_row) free(row);
-            add_specials(1, A, lda, w, C, ldc);
-            return;
+            add_specials(1, j->A, j->lda, w, j->C, j->ldc);
+            return 0;
         }
     }
-    unsigned char *mem = malloc(K * nr * sizeof(float) + 64u);
-    if (mem != NULL) {
-        float *panel = (float *)(void *)(mem + ((64u - ((uintptr_t)mem & 63u)) & 63u)); /* [K, NR] */
-        size_t mc = K > 0 ? US_GEMM_A_BLOCK_BYTES / (K * sizeof(float)) : (size_t)M;
-        mc = mc < mr ? mr : mc - mc % mr;
-        for (size_t m0 = 0; m0 < (size_t)M; m0 += mc) {
-            const size_t mb = (size_t)M - m0 < mc ? (size_t)M - m0 : mc;
-            size_t si = 0; /* the side list, walked along with the panels */
-            for (size_t p = 0; p < (size_t)w->panels; p++) {
-                const size_t n0 = p * nr, nc = N - n0 < nr ? N - n0 : nr;
-                us_f16_f32_vcvt__wasmsimd(K * nr, w->data16 + p * K * nr, panel);
-                for (; si < w->n_special && w->special_at[si] < (p + 1) * K * nr; si++)
-                    panel[w->special_at[si] - p * K * nr] = us_f16_to_f32(w->special_half[si]);
-                float bias_tail[US_GEMM_NR] = {0.0f};
-                const float *bp = bias != NULL && nc == nr ? bias + n0 : NULL;
-                if (bias != NULL && nc < nr) {
-                    memcpy(bias_tail, bias + n0, nc * sizeof(float));
-                    bp = bias_tail;
-                }
-                size_t m = m0;
-                for (; m + mr <= m0 + mb; m += mr)
-                    US_GEMM_UKERNEL(mr, nc, K, A + m * (size_t)lda, (size_t)lda, panel, bp,
-                                    C + m * (size_t)ldc + n0, (size_t)ldc);
-                const float *a = A + m * (size_t)lda;
-                float *c = C + m * (size_t)ldc + n0;
-                switch (m0 + mb - m) {
-                case 1: US_GEMM_UKERNEL_TAIL1(1, nc, K, a, (size_t)lda, panel, bp, c, (size_t)ldc); break;
-                case 2: US_GEMM_UKERNEL_TAIL2(2, nc, K, a, (size_t)lda, panel, bp, c, (size_t)ldc); break;
-                case 3: US_GEMM_UKERNEL_TAIL3(3, nc, K, a, (size_t)lda, panel, bp, c, (size_t)ldc); break;
-                default: break;
-                }
-            }
-        }
-        free(mem);
+    j->row112 = NULL;
+    j->panel_bytes = (K * nr * sizeof(float) + 64u + 63u) & ~(size_t)63u;
+    j->panels = malloc(j->panel_bytes * (size_t)threads); /* indexed by thread */
+    if (j->panels == NULL) return -1;
+    us_parallel_for(pool, j->n_tasks, gemm_task, j);
+    free(j->panels);
+    return 0;
+#else
+    (void)pool;
+    (void)j;
+    return -1;
+#endif
+}
+
+void us_gemm_f32_parallel(us_threadpool *pool, int32_t M, const float *A, int32_t lda,
+                          const us_gemm_weights *w, const float *bias, float *C, int32_t ldc) {
+    if (M <= 0 || w->n == 0) return;
+    gemm_job j = {M, lda, ldc, A, bias, w, C, NULL, NULL, 0, 1};
+    if (w->data16 != NULL) {
+        if (gemm_f16(pool, &j) != 0) gemm_f16_portable(M, A, lda, w, bias, C, ldc);
         return;
     }
-#endif
-    gemm_f16_portable(M, A, lda, w, bias, C, ldc);
+    j.n_tasks = gemm_tasks((size_t)M, (size_t)w->panels, (size_t)w->k, us_threadpool_threads(pool));
+    us_parallel_for(pool, j.n_tasks, gemm_task, &j);
 }
 
 void us_gemm_f32(int32_t M, const float *A, int32_t lda, const us_gemm_weights *w,
                  const float *bias, float *C, int32_t ldc) {
-    const size_t nr = US_GEMM_NR, mr = US_GEMM_MR;
-    const size_t N = (size_t)w->n, K = (size_t)w->k;
-    if (M <= 0 || N == 0) return;
-    if (w->data16 != NULL) {
-        gemm_f16(M, A, lda, w, bias, C, ldc);
-        return;
-    }
-
-    size_t mc = K > 0 ? US_GEMM_A_BLOCK_BYTES / (K * sizeof(float)) : (size_t)M;
-    mc = mc < mr ? mr : mc - mc % mr;
-
-    for (size_t m0 = 0; m0 < (size_t)M; m0 += mc) {
-        const size_t mb = (size_t)M - m0 < mc ? (size_t)M - m0 : mc;
-        for (size_t p = 0; p < (size_t)w->panels; p++) {
-            const size_t n0 = p * nr;
-            const size_t nc = N - n0 < nr ? N - n0 : nr;
-            const float *wp = w->data + p * K * nr; /* [K, NR] */
-            /* Kernels read NR bias floats: pad the last, partial panel. */
-            float bias_tail[US_GEMM_NR] = {0.0f};
-            const float *bp = NULL;
-            if (bias != NULL) {
-                if (nc == nr) {
-                    bp = bias + n0;
-                } else {
-                    memcpy(bias_tail, bias + n0, nc * sizeof(float));
-                    bp = bias_tail;
-                }
-            }
-            size_t m = m0;
-            for (; m + mr <= m0 + mb; m += mr)
-                US_GEMM_UKERNEL(mr, nc, K, A + m * (size_t)lda, (size_t)lda, wp, bp,
-                                C + m * (size_t)ldc + n0, (size_t)ldc);
-            const float *a = A + m * (size_t)lda;
-            float *c = C + m * (size_t)ldc + n0;
-            switch (m0 + mb - m) { /* the last M % MR rows */
-            case 1: US_GEMM_UKERNEL_TAIL1(1, nc, K, a, (size_t)lda, wp, bp, c, (size_t)ldc); break;
-            case 2: US_GEMM_UKERNEL_TAIL2(2, nc, K, a, (size_t)lda, wp, bp, c, (size_t)ldc); break;
-            case 3: US_GEMM_UKERNEL_TAIL3(3, nc, K, a, (size_t)lda, wp, bp, c, (size_t)ldc); break;
-            default: break;
-            }
-        }
-    }
+    us_gemm_f32_parallel(NULL, M, A, lda, w, bias, C, ldc);
 }

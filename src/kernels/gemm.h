@@ -64,6 +64,15 @@ int32_t us_gemm_weights_k(const us_gemm_weights *w);
 void us_gemm_f32(int32_t M, const float *A, int32_t lda, const us_gemm_weights *w,
                  const float *bias, float *C, int32_t ldc);
 
+/* us_gemm_f32 spread over the threads of pool (see core/threadpool.h; NULL
+ * or a pool without workers: this thread only). The same bits as us_gemm_f32
+ * whatever the thread count: the pack's panels are cut into chunks, and each
+ * output is computed by one thread, with the same kernel, in the same k
+ * order. Small products stay on one thread. Call from the pool's main thread. */
+struct us_threadpool;
+void us_gemm_f32_parallel(struct us_threadpool *pool, int32_t M, const float *A, int32_t lda,
+                          const us_gemm_weights *w, const float *bias, float *C, int32_t ldc);
+
 /* Scalar reference over the unpacked weight W [N, K] (rows ldw floats apart),
  * kept forever as the oracle: plain loops, accumulate in float in k order,
  * then add the bias. */

@@ -26,8 +26,10 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/threadpool.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
+#include "kernels/vgelu.h"
 #include "ops/ops.h"
 #include "ops/ops_backward.h"
 #include "unseal.h"
@@ -94,6 +96,7 @@ struct us_gpt2 {
     int packs_valid;
     us_dtype pack_dtype; /* US_F32, or US_F16: matmul weights stored as half */
     us_arena arena;
+    us_threadpool *pool; /* borrowed compute threads for the forward, or NULL */
 };
 
 struct us_gpt2_cache {
@@ -201,6 +204,8 @@ static void point_params(us_gpt2 *m) {
         }
     }
 }
+
+void us_gpt2_set_threadpool(us_gpt2 *m, us_threadpool *pool) { m->pool = pool; }
 
 us_status us_gpt2_set_weight_dtype(us_gpt2 *m, us_dtype dt, us_error *err) {
     if (dt != US_F32 && dt != US_F16)
@@ -587,6 +592,64 @@ static us_status grad_reserve(us_gpt2 *m, us_gpt2_grad *g, int32_t B, int32_t T,
 
 /* The forward behind us_gpt2_forward (st NULL) and us_gpt2_forward_train
  * (st receives every activation the backward needs; no cache). */
+/* One layer's attention, as tasks of the pool: task bh = b * H + h runs one
+ * step (mode) for batch row b, head h. Tasks write disjoint rows of att and
+ * disjoint columns of z, and use their thread's scratch. */
+enum { HEADS_FUSED, HEADS_SCORES, HEADS_SOFTMAX_CAUSAL, HEADS_SOFTMAX_ALL, HEADS_PV, HEADS_PV_DENSE };
+typedef struct {
+    int mode;
+    int32_t B, H, T, S, hs, l;
+    int split;              /* q, k, v materialised as [B, H, T, hs] (else read from qkv [B, T, 3C]) */
+    us_gpt2_cache *cache;   /* keys and values from the cache's rows, or NULL */
+    const float *q, *k, *v; /* [B, H, T, hs] when split */
+    const float *qkv;       /* c_attn's output [B, T, 3C] */
+    float *att;             /* scores / pattern [B, H, T, S] */
+    float *z;               /* [B, T, H, hs] */
+    float *scratch;         /* per thread: scratch_stride floats each */
+    size_t scratch_stride;
+} heads_job;
+
+static void heads_task(void *ctx, int32_t bh, int32_t thread) {
+    const heads_job *j = ctx;
+    const int32_t H = j->H, T = j->T, S = j->S, hs = j->hs, C = H * hs, b = bh / H, h = bh % H;
+    float *ph = j->att + (size_t)bh * T * S;
+    if (j->mode == HEADS_SOFTMAX_CAUSAL) {
+        us_attention_softmax_rows(T, S, ph, S);
+        return;
+    }
+    if (j->mode == HEADS_SOFTMAX_ALL) {
+        us_softmax_f32(ph, ph, T, S, 1);
+        return;
+    }
+    /* Where this head's q, k, v rows are and how far apart. */
+    const float *qh, *kh, *vh;
+    int32_t qs, ks;
+    if (j->split) {
+        qh = j->q + (size_t)bh * T * hs;
+        kh = j->k + (size_t)bh * T * hs;
+        vh = j->v + (size_t)bh * T * hs;
+        qs = ks = hs;
+        if (j->cache) {
+            kh = cache_rows(j->cache, j->cache->k, j->l, b, h);
+            vh = cache_rows(j->cache, j->cache->v, j->l, b, h);
+        }
+    } else {
+        qh = j->qkv + (size_t)b * T * 3 * C + (size_t)h * hs;
+        kh = qh + C;
+        vh = qh + 2 * C;
+        qs = ks = 3 * C;
+    }
+    float *zh = j->z + ((size_t)b * T * H + h) * hs;
+    float *scratch = j->scratch + (size_t)thread * j->scratch_stride;
+    switch (j->mode) {
+    case HEADS_FUSED: us_attention_fused(T, S, hs, qh, qs, kh, ks, vh, ks, zh, C, scratch); break;
+    case HEADS_SCORES: us_attention_scores(T, S, hs, qh, qs, kh, ks, ph, S, scratch); break;
+    case HEADS_PV: us_attention_pv(T, S, hs, ph, S, vh, ks, zh, C); break;
+    case HEADS_PV_DENSE: us_attention_pv_dense(T, S, hs, ph, S, vh, ks, zh, C); break;
+    default: break;
+    }
+}
+
 static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *cache, us_gpt2_grad *st,
                               us_tensor *logits, us_hook_fn hook, void *user, us_error *err) {
     if (!m || !ids || !logits) return us_fail(err, US_ERR_INVALID_ARG, "GPT-2 forward: NULL argument");
@@ -632,7 +695,9 @@ static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *c
     float *proj = alloc_f32(&r, BT * C), *hid = alloc_f32(&r, BT * F), *act = alloc_f32(&r, BT * F);
     float *wpe_out = alloc_f32(&r, (size_t)T * C), *lg = alloc_f32(&r, BT * V);
     int32_t *pos = us_arena_alloc(&m->arena, sizeof(int32_t) * (size_t)T);
-    float *scratch = alloc_f32(&r, us_attention_scratch_floats(S, C / H) + 16);
+    /* attention scratch, one per thread of the pool (64-byte strides) */
+    const size_t scratch_stride = (us_attention_scratch_floats(S, C / H) + 15u) & ~(size_t)15u;
+    float *scratch = alloc_f32(&r, scratch_stride * (size_t)us_threadpool_threads(m->pool) + 16);
     if (!r.watched || !xa || !xb || !xc || !ln || !qkv || !q || !k || !v || !att || !z || !proj || !hid || !act ||
         !wpe_out || !lg || !pos || !scratch)
         return us_fail(err, US_ERR_OOM, "GPT-2 forward: out of memory for activations of [%d, %d]", (int)B, (int)T);
@@ -694,7 +759,7 @@ static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *c
         TRY(report(&r, BLOCK_POINT(l, BP_LN_1), &tx, &tln));
 
         /* c_attn */
-        us_gemm_f32((int32_t)BT, ln, C, pk->c_attn, P[PARAM_LAYER(l, LP_C_ATTN_B)].data, qkv, 3 * C);
+        us_gemm_f32_parallel(m->pool, (int32_t)BT, ln, C, pk->c_attn, P[PARAM_LAYER(l, LP_C_ATTN_B)].data, qkv, 3 * C);
         T3(tqkv, qkv, B, T, 3 * C);
         TRY(report(&r, BLOCK_POINT(l, BP_C_ATTN), &tln, &tqkv));
 
@@ -724,28 +789,9 @@ static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *c
             TRY(report(&r, BLOCK_POINT(l, BP_V), &tv, &tv));
         }
 
-        /* Per (batch row, head): where its q, k, v rows are and how far apart.
-         * With a cache the keys and values are the cache's rows plus the new
+        /* With a cache the keys and values are the cache's rows plus the new
          * ones, written into its free rows (its length grows only when the
          * whole forward succeeds). */
-#define HEAD_QKV(b, h)                                                                               \
-    const float *qh, *kh, *vh;                                                                       \
-    int32_t qs, ks;                                                                                  \
-    if (split) {                                                                                     \
-        qh = q + (((size_t)(b) * H + (h)) * T) * hs;                                                 \
-        kh = k + (((size_t)(b) * H + (h)) * T) * hs;                                                 \
-        vh = v + (((size_t)(b) * H + (h)) * T) * hs;                                                 \
-        qs = ks = hs;                                                                                \
-        if (cache) {                                                                                 \
-            kh = cache_rows(cache, cache->k, l, (b), (h));                                           \
-            vh = cache_rows(cache, cache->v, l, (b), (h));                                           \
-        }                                                                                            \
-    } else {                                                                                         \
-        qh = qkv + (size_t)(b) * T * 3 * C + (size_t)(h) * hs;                                        \
-        kh = qh + C;                                                                                 \
-        vh = qh + 2 * C;                                                                             \
-        qs = ks = 3 * C;                                                                             \
-    }
         if (cache)
             for (int32_t b = 0; b < B; b++)
                 for (int32_t h = 0; h < H; h++) {
@@ -754,55 +800,34 @@ static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *c
                     memcpy(cache_rows(cache, cache->v, l, b, h) + (size_t)past * hs, v + src, sizeof(float) * (size_t)T * hs);
                 }
 
+        /* Attention runs per (batch row, head), B * H tasks over the pool. */
+        heads_job hj = {HEADS_FUSED, B, H, T, S, hs, l, split, cache, q, k, v, qkv, att, z, scratch, scratch_stride};
         if (!materialise) {
             /* Nobody looks at scores or pattern: fused attention straight to z. */
-            for (int32_t b = 0; b < B; b++)
-                for (int32_t h = 0; h < H; h++) {
-                    HEAD_QKV(b, h)
-                    (void)ks;
-                    us_attention_fused(T, S, hs, qh, qs, kh, cache ? hs : ks, vh, cache ? hs : ks,
-                                       z + ((size_t)b * T * H + h) * hs, H * hs, scratch);
-                }
+            us_parallel_for(m->pool, B * H, heads_task, &hj);
         } else {
-            for (int32_t b = 0; b < B; b++)
-                for (int32_t h = 0; h < H; h++) {
-                    HEAD_QKV(b, h)
-                    (void)vh;
-                    us_attention_scores(T, S, hs, qh, qs, kh, cache ? hs : ks, att + (((size_t)b * H + h) * T) * S, S,
-                                        scratch);
-                }
+            hj.mode = HEADS_SCORES;
+            us_parallel_for(m->pool, B * H, heads_task, &hj);
             T4(tatt, att, B, H, T, S);
             TRY(report(&r, BLOCK_POINT(l, BP_SCORES), &tatt, &tatt));
             /* A hook may have written anything into the scores, the masked
              * entries too: then softmax every entry, as PyTorch would. */
-            if (scores_seen) us_softmax_f32(att, att, (int64_t)B * H * T, S, 1);
-            else
-                for (int32_t bh = 0; bh < B * H; bh++) us_attention_softmax_rows(T, S, att + (size_t)bh * T * S, S);
+            hj.mode = scores_seen ? HEADS_SOFTMAX_ALL : HEADS_SOFTMAX_CAUSAL;
+            us_parallel_for(m->pool, B * H, heads_task, &hj);
             TRY(report(&r, BLOCK_POINT(l, BP_PATTERN), &tatt, &tatt));
             TRY(report(&r, BLOCK_POINT(l, BP_ATTN_DROPOUT), &tatt, &tatt));
-
             /* z [B, T, H, hs] = pattern · values: over every key when a hook
              * may have edited the pattern (masked entries included, as
              * PyTorch's matmul), else only the causal part. */
-            for (int32_t b = 0; b < B; b++)
-                for (int32_t h = 0; h < H; h++) {
-                    HEAD_QKV(b, h)
-                    (void)qs;
-                    (void)kh;
-                    const int32_t vs = cache ? hs : ks;
-                    float *zh = z + ((size_t)b * T * H + h) * hs;
-                    const float *ph = att + (((size_t)b * H + h) * T) * S;
-                    if (pattern_seen) us_attention_pv_dense(T, S, hs, ph, S, vh, vs, zh, H * hs);
-                    else us_attention_pv(T, S, hs, ph, S, vh, vs, zh, H * hs);
-                }
+            hj.mode = pattern_seen ? HEADS_PV_DENSE : HEADS_PV;
+            us_parallel_for(m->pool, B * H, heads_task, &hj);
         }
-#undef HEAD_QKV
         T4(tz, z, B, T, H, hs);
         TRY(report(&r, BLOCK_POINT(l, BP_Z), &tz, &tz));
 
         /* c_proj over the merged heads, resid_dropout, and the attention module */
         T3(tzm, z, B, T, C);
-        us_gemm_f32((int32_t)BT, z, C, pk->attn_c_proj, P[PARAM_LAYER(l, LP_ATTN_C_PROJ_B)].data, proj, C);
+        us_gemm_f32_parallel(m->pool, (int32_t)BT, z, C, pk->attn_c_proj, P[PARAM_LAYER(l, LP_ATTN_C_PROJ_B)].data, proj, C);
         T3(tproj, proj, B, T, C);
         TRY(report(&r, BLOCK_POINT(l, BP_ATTN_C_PROJ), &tzm, &tproj));
         TRY(report(&r, BLOCK_POINT(l, BP_RESID_DROPOUT), &tproj, &tproj));
@@ -824,13 +849,13 @@ static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *c
         }
         T3(tln, ln, B, T, C);
         TRY(report(&r, BLOCK_POINT(l, BP_LN_2), &ta, &tln));
-        us_gemm_f32((int32_t)BT, ln, C, pk->c_fc, P[PARAM_LAYER(l, LP_C_FC_B)].data, hid, F);
+        us_gemm_f32_parallel(m->pool, (int32_t)BT, ln, C, pk->c_fc, P[PARAM_LAYER(l, LP_C_FC_B)].data, hid, F);
         T3(tb, hid, B, T, F);
         TRY(report(&r, BLOCK_POINT(l, BP_C_FC), &tln, &tb));
-        us_gelu_tanh_f32(act, hid, (int64_t)BT * F);
+        us_gelu_tanh(m->pool, act, hid, (int64_t)BT * F);
         T3(tc, act, B, T, F);
         TRY(report(&r, BLOCK_POINT(l, BP_ACT), &tb, &tc));
-        us_gemm_f32((int32_t)BT, act, F, pk->mlp_c_proj, P[PARAM_LAYER(l, LP_MLP_C_PROJ_B)].data, proj, C);
+        us_gemm_f32_parallel(m->pool, (int32_t)BT, act, F, pk->mlp_c_proj, P[PARAM_LAYER(l, LP_MLP_C_PROJ_B)].data, proj, C);
         T3(td, proj, B, T, C);
         TRY(report(&r, BLOCK_POINT(l, BP_MLP_C_PROJ), &tc, &td));
         TRY(report(&r, BLOCK_POINT(l, BP_MLP_DROPOUT), &td, &td));
@@ -860,7 +885,7 @@ static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *c
     T3(tb, ln, B, T, C);
     TRY(report(&r, GP_LN_F(L), &ta, &tb));
     TRY(report(&r, GP_TRANSFORMER, &t_ids, &tb));
-    us_gemm_f32((int32_t)BT, ln, C, m->wte_pack, NULL, lg, V);
+    us_gemm_f32_parallel(m->pool, (int32_t)BT, ln, C, m->wte_pack, NULL, lg, V);
     T3(tc, lg, B, T, V);
     TRY(report(&r, GP_LM_HEAD(L), &tb, &tc));
     *logits = tc;
@@ -893,7 +918,7 @@ us_status us_gpt2_unembed(us_gpt2 *m, const float *x, int32_t n, float *out, int
                          m->cfg.layer_norm_epsilon);
         src = tmp;
     }
-    us_gemm_f32(n, src, C, m->wte_pack, NULL, out, m->cfg.vocab_size);
+    us_gemm_f32_parallel(m->pool, n, src, C, m->wte_pack, NULL, out, m->cfg.vocab_size);
     free(tmp);
     return US_OK;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "kernels/vgelu.h"
 #include "nn/module_internal.h"
 #include "ops/ops.h"
 #include "ops/ops_backward.h"
@@ -37,6 +38,7 @@ struct us_model {
     char **names;         /* [n_points], owned */
     point_ref *by_module; /* [n_points], sorted by module address */
     us_arena arena;       /* activations of the current forward */
+    us_threadpool *pool;  /* borrowed compute threads for Linear layers, or NULL */
 };
 
 static const char *kind_name(us_module_kind k) {
@@ -152,6 +154,8 @@ void us_model_free(us_model *model) {
     free(model);
 }
 
+void us_model_set_threadpool(us_model *model, us_threadpool *pool) { model->pool = pool; }
+
 int32_t us_model_num_points(const us_model *model) { return model->n_points; }
 
 const char *us_model_point_name(const us_model *model, int32_t point) {
@@ -261,7 +265,7 @@ static us_status run_linear(run_ctx *r, us_module *m, const us_tensor *in, us_te
     }
     int32_t rows = (int32_t)(us_tensor_numel(in) / m->in_features);
     const float *bias = m->n_params > 1 ? m->params[1].data : NULL;
-    us_gemm_f32(rows, in->data, m->in_features, m->packed, bias, out->data, m->out_features);
+    us_gemm_f32_parallel(r->model->pool, rows, in->data, m->in_features, m->packed, bias, out->data, m->out_features);
     return US_OK;
 }
 
@@ -273,7 +277,7 @@ static us_status run_elementwise(run_ctx *r, us_module *m, const us_tensor *in, 
     switch (m->kind) {
     case US_MOD_RELU: us_relu_f32(out->data, in->data, n); break;
     case US_MOD_GELU: us_gelu_erf_f32(out->data, in->data, n); break;
-    case US_MOD_GELU_TANH: us_gelu_tanh_f32(out->data, in->data, n); break;
+    case US_MOD_GELU_TANH: us_gelu_tanh(r->model->pool, out->data, in->data, n); break;
     case US_MOD_TANH: us_tanh_f32(out->data, in->data, n); break;
     case US_MOD_SIGMOID: us_sigmoid_f32(out->data, in->data, n); break;
     default: break;

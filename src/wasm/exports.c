@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/threadpool.h"
 #include "kernels/gemm.h"
 #include "tokenizer/bpe.h"
 #include "train/adamw.h"
@@ -49,6 +50,25 @@ USW_EXPORT(usw_tensor_set) void usw_tensor_set(us_tensor *t, int32_t dtype, int3
     *t = us_tensor_make((us_dtype)dtype, data, ndim, shape);
 }
 USW_EXPORT(usw_kernel_name) const char *usw_kernel_name(void) { return us_gemm_kernel_name(); }
+
+/* ------------------------------------------------------------ threads
+ * The compute pool (src/core/threadpool.h), driven by web/threads.js. In the
+ * threaded build (web/unseal-mt.wasm) each worker is an instance of this
+ * module over the same shared memory: it sets its own stack with stackRestore
+ * (exported by Emscripten) to a block the main thread allocated, then calls
+ * usw_pool_worker_main, which returns only when the worker is removed. */
+USW_EXPORT(usw_pool_supported) int32_t usw_pool_supported(void) { return us_threadpool_supported(); }
+USW_EXPORT(usw_pool_new) us_threadpool *usw_pool_new(int32_t max_workers) { return us_threadpool_new(max_workers); }
+USW_EXPORT(usw_pool_threads) int32_t usw_pool_threads(const us_threadpool *p) { return us_threadpool_threads(p); }
+USW_EXPORT(usw_pool_add_worker) int32_t usw_pool_add_worker(us_threadpool *p) { return us_threadpool_add_worker(p); }
+USW_EXPORT(usw_pool_remove_workers) void usw_pool_remove_workers(us_threadpool *p, int32_t keep) {
+    us_threadpool_remove_workers(p, keep);
+}
+USW_EXPORT(usw_pool_worker_main) void usw_pool_worker_main(us_threadpool *p, int32_t id) {
+    us_threadpool_worker_main(p, id);
+}
+USW_EXPORT(usw_model_set_pool) void usw_model_set_pool(us_model *m, us_threadpool *p) { us_model_set_threadpool(m, p); }
+USW_EXPORT(usw_gpt2_set_pool) void usw_gpt2_set_pool(us_gpt2 *m, us_threadpool *p) { us_gpt2_set_threadpool(m, p); }
 
 /* ------------------------------------------------------------ modules */
 USW_EXPORT(usw_sequential_new) us_module *usw_sequential_new(void) { return us_sequential_new(); }

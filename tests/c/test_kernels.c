@@ -25,6 +25,8 @@
  *
  * Inputs are deterministic: a xorshift32 generator with fixed seeds. */
 #include "kernels/gemm.h"
+#include "kernels/vgelu.h"
+#include "ops/ops.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -769,6 +771,63 @@ static void test_f16_ukernel_direct(void) {
 }
 #endif
 
+
+/* ------------------------------------------------------------------ GELU */
+
+/* The GELU kernel of this build (and the dispatcher) against the reference
+ * us_gelu_tanh_f32: lengths around the SIMD widths (tails of 1-3, the 8-wide
+ * main loop), one large; values over the whole range including the regions
+ * where x^3 overflows and where 1 + tanh(u) cancels; specials exactly. */
+static void test_vgelu(void) {
+    const int64_t lens[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 100003};
+    double worst = 0.0;
+    for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
+        const int64_t n = lens[li];
+        float *x = malloc(sizeof(float) * (size_t)(n + 2)), *ref = malloc(sizeof(float) * (size_t)(n + 2)),
+              *got = malloc(sizeof(float) * (size_t)(n + 2));
+        uint32_t st = 99u + (uint32_t)n;
+        for (int64_t i = 0; i < n + 2; i++) {
+            st = st * 1664525u + 1013904223u;
+            const float u = (float)(st >> 8) / 16777216.0f; /* [0, 1) */
+            const int kind = (int)(i % 4);
+            x[i] = kind == 0 ? (u - 0.5f) * 8.0f                       /* the usual range */
+                 : kind == 1 ? (u - 0.5f) * 60.0f                      /* the tails */
+                 : kind == 2 ? (u - 0.5f) * 2e-3f                      /* near 0 */
+                             : ldexpf(u - 0.5f, (int)(st % 120) - 60); /* any scale */
+        }
+        us_gelu_tanh_f32(ref, x, n);
+        got[n] = got[n + 1] = 12345.0f; /* canaries: nothing past n is written */
+        us_gelu_tanh(NULL, got, x, n);
+        CHECK(got[n] == 12345.0f && got[n + 1] == 12345.0f);
+        int ok = 1;
+        for (int64_t i = 0; i < n; i++) {
+            const double d = fabs((double)got[i] - (double)ref[i]);
+            const double tol = 2e-6 * fabs((double)x[i]) + 1e-37;
+            if (!(d <= tol)) {
+                if (ok) fprintf(stderr, "  gelu(%.9g) = %.9g, reference %.9g\n", x[i], got[i], ref[i]);
+                ok = 0;
+            }
+            if (x[i] != 0.0f && d / fabs((double)x[i]) > worst) worst = d / fabs((double)x[i]);
+        }
+        CHECK(ok);
+        /* in place */
+        us_gelu_tanh(NULL, x, x, n);
+        CHECK(n == 0 || memcmp(x, got, sizeof(float) * (size_t)n) == 0);
+        free(x), free(ref), free(got);
+    }
+    const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e30f, -1e30f, 3.4e38f, -3.4e38f, 1e-40f, -1e-40f};
+    const size_t ns = sizeof special / sizeof *special;
+    float ref[sizeof special / sizeof *special], got[sizeof special / sizeof *special];
+    us_gelu_tanh_f32(ref, special, (int64_t)ns);
+    us_gelu_tanh(NULL, got, special, (int64_t)ns);
+    for (size_t i = 0; i < ns; i++) {
+        if (isnan(ref[i])) CHECK(isnan(got[i]));
+        else if (fabsf(special[i]) < 1e-30f) CHECK(fabsf(got[i] - ref[i]) <= 1e-37f);
+        else CHECK(got[i] == ref[i] && signbit(got[i]) == signbit(ref[i]));
+    }
+    printf("gelu %s: worst |got - ref| / |x| %.3g (tolerance 2e-6)\n", us_vgelu_kernel_name(), worst);
+}
+
 int main(void) {
     US_RUN(test_pack_kn_equals_pack_nk);
     US_RUN(test_kernel_name);
@@ -793,6 +852,7 @@ int main(void) {
     US_RUN(test_f16_gemm_every_half);
     US_RUN(test_f16_gemm_edge_shapes);
     US_RUN(test_f16_gemm_gpt2_and_large);
+    US_RUN(test_vgelu);
     printf("worst |got - ref| / sum|a||w|: %.3g f32, %.3g f16 (tolerance 1e-5)\n", worst_ratio, worst_ratio_f16);
     return us_harness_summary();
 }

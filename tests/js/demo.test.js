@@ -570,7 +570,9 @@ test('a bundler user: a Vite build of a page that imports unseal-wasm builds (ca
   const out = join(tmp, 'vite-app');
   await build({ configFile: false, root: join(root, 'tests/browser/vite-app'), logLevel: 'silent', build: { outDir: out, emptyOutDir: true } });
   const assets = readdirSync(join(out, 'assets'));
-  assert.ok(assets.some((f) => f.endsWith('.wasm')), `Vite emitted the package's wasm (assets: ${assets.join(', ')})`);
+  assert.ok(assets.some((f) => /^unseal-[\w-]+\.wasm$/.test(f)), `Vite emitted the package's wasm (assets: ${assets.join(', ')})`);
+  assert.ok(assets.some((f) => /^unseal-mt-[\w-]+\.wasm$/.test(f)), `... and the threaded build (assets: ${assets.join(', ')})`);
+  assert.ok(assets.some((f) => /^pool_worker-[\w-]+\.js$/.test(f)), `... and its compute worker (assets: ${assets.join(', ')})`);
   symlinkSync(modelDir, join(out, 'model'));
   const appServer = await startServer({ root: out, csp: STRICT_CSP });
   const p = await browser.newPage();
@@ -588,6 +590,10 @@ test('a bundler user: a Vite build of a page that imports unseal-wasm builds (ca
     await p.waitForFunction(() => window.unsealResult !== undefined, null, { timeout: 30000 });
     const r = await p.evaluate(() => window.unsealResult);
     assert.equal(r.error, undefined, r.error);
+    // A cross-origin isolated page: the threaded build, workers bundled by Vite.
+    assert.equal(r.threads.build, 'unseal-mt.wasm');
+    assert.equal(r.threads.error, null);
+    assert.ok(r.threads.threads >= Math.min(2, await p.evaluate(() => navigator.hardwareConcurrency)), JSON.stringify(r.threads));
     // The same numbers as Node.
     const { nn, Tensor } = await import('../../web/index.js');
     nn.manualSeed(0);

@@ -1,14 +1,14 @@
 // main.js — what a bundler user writes: import the package by name. Runs the
 // seed model with a hook and, given ?model=<base URL>, a GPT-2 from HF files;
 // publishes the numbers for tests/js/demo.test.js to compare with Node's.
-import { nn, HookedModel, Hook, Tensor, kernelName } from 'unseal-wasm';
+import { nn, HookedModel, Hook, Tensor, kernelName, threadsInfo } from 'unseal-wasm';
 
 async function main() {
   nn.manualSeed(0);
   const model = new HookedModel(nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 1))));
   const x = new Tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), [2, 8]);
   const out = model.forward(x, { hooks: [new Hook('2->0', (ctx, i, o) => { ctx.o = o.clone(); }, 'k')] });
-  const result = { kernelName, output: [...out.data], saved: [...model.saveCtx.k.o.data] };
+  const result = { kernelName, threads: threadsInfo(), output: [...out.data], saved: [...model.saveCtx.k.o.data] };
   model.dispose();
   const base = new URLSearchParams(location.search).get('model');
   if (base) {
