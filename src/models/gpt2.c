@@ -311,7 +311,13 @@ static us_gpt2 *gpt2_create(const us_gpt2_config *cfg_in, int packed, us_dtype d
     const int64_t C = cfg.n_embd, F = cfg.n_inner, V = cfg.vocab_size, P = cfg.n_positions, L = cfg.n_layer;
     const int64_t per_layer = 2 * C + (C * 3 * C + 3 * C) + (C * C + C) + 2 * C + (C * F + F) + (F * C + C);
     const int64_t total = V * C + P * C + L * per_layer + 2 * C;
-    if (V * C > INT32_MAX || C * F > INT32_MAX || total > (int64_t)(SIZE_MAX / sizeof(float) / 2)) {
+    /* Bytes the weights take: a plain model holds every parameter as f32 and
+     * the matmul weights again, packed; a packed one the packs only (2 bytes
+     * a weight for F16) and the other parameters as f32. */
+    const int64_t matmul = V * C + L * (C * 3 * C + C * C + 2 * C * F);
+    const double bytes = packed ? (double)matmul * (dtype == US_F16 ? 2 : 4) + (double)(total - matmul) * 4
+                                : (double)total * 4 * 2;
+    if (V * C > INT32_MAX || C * F > INT32_MAX || bytes > (double)SIZE_MAX) {
         us_fail(err, US_ERR_OOM, "GPT-2: %lld parameters do not fit in this address space", (long long)total);
         return NULL;
     }
@@ -481,7 +487,7 @@ us_status us_gpt2_set_plain_weights(us_gpt2 *m, int plain, us_error *err) {
     plain = plain != 0;
     if (plain == m->plain) return US_OK;
     if (plain) { /* every parameter into the plain layout; the packs stay (valid) */
-        float *all = malloc(sizeof(float) * m->n_storage);
+        float *all = m->n_storage <= SIZE_MAX / sizeof(float) ? malloc(sizeof(float) * m->n_storage) : NULL;
         if (!all)
             return us_fail(err, US_ERR_OOM, "GPT-2: out of memory for a plain copy of the weights (%zu floats)", m->n_storage);
         for (int32_t i = 0; i < m->n_params; i++) {
