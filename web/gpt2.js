@@ -183,7 +183,7 @@ export function parseConfig(text, where = 'config.json') {
     const status = C.usw_gpt2_config_parse(jp, bytes.length, out, err.ptr);
     if (status !== 0) throw fromStatus(status, err.message().replace(/^config\.json: /, `${where}: `));
     const m = heap();
-    const [vocab_size, n_positions, n_embd, n_layer, n_head, nInner] = Array.from(m.i32.subarray(out >> 2, (out >> 2) + 6));
+    const [vocab_size, n_positions, n_embd, n_layer, n_head, nInner] = Array.from(m.i32.subarray(out >>> 2, (out >>> 2) + 6));
     const extras = JSON.parse(text); // valid: C accepted it
     return { ...CONFIG_DEFAULTS, ...extras, vocab_size, n_positions, n_embd, n_layer, n_head, n_inner: nInner || null, layer_norm_epsilon: extras.layer_norm_epsilon ?? CONFIG_DEFAULTS.layer_norm_epsilon };
   } finally {
@@ -202,7 +202,7 @@ function parseShardIndex(text, where) {
   try {
     heap().u8.set(bytes, jp);
     idx = C.usw_shard_index_parse(jp, bytes.length, err.ptr);
-    if (!idx) throw fromStatus(heap().i32[err.ptr >> 2] || 5, err.message().replace(/^model\.safetensors\.index\.json: /, `${where}: `));
+    if (!idx) throw fromStatus(heap().i32[err.ptr >>> 2] || 5, err.message().replace(/^model\.safetensors\.index\.json: /, `${where}: `));
     return Array.from({ length: C.usw_shard_index_count(idx) }, (_, i) => readCString(C.usw_shard_index_file(idx, i)));
   } finally {
     if (idx) C.usw_shard_index_free(idx);
@@ -232,14 +232,14 @@ class Gpt2Backend {
     const err = new ErrorSlot();
     try {
       this.ptr = C.usw_gpt2_new_packed(cfg.vocab_size, cfg.n_positions, cfg.n_embd, cfg.n_layer, cfg.n_head, cfg.n_inner ?? 0, cfg.layer_norm_epsilon, half ? 1 : 0, err.ptr);
-      if (!this.ptr) err.check(heap().i32[err.ptr >> 2] || 2, 'GPT-2: ');
+      if (!this.ptr) err.check(heap().i32[err.ptr >>> 2] || 2, 'GPT-2: ');
       C.usw_gpt2_set_pool(this.ptr, pool); // compute threads: see threads.js
     } finally {
       err.free();
     }
     this.paramIndex = new Map();
     const n = C.usw_gpt2_num_params(this.ptr);
-    for (let i = 0; i < n; i++) this.paramIndex.set(readCString(heap().i32[(C.usw_gpt2_param(this.ptr, i) + 76) >> 2]), i);
+    for (let i = 0; i < n; i++) this.paramIndex.set(readCString(heap().i32[(C.usw_gpt2_param(this.ptr, i) + 76) >>> 2]), i);
     this.aliases = transformerLensAliases(cfg.n_layer);
     this.points = new Map();
     this.fires_ = [];
@@ -268,7 +268,7 @@ class Gpt2Backend {
       for (let first = 0; first < n; first += PARAM_CHUNK) {
         const len = Math.min(PARAM_CHUNK, n - first);
         err.check(C.usw_gpt2_param_read(ptr, i, first, len, tmp, err.ptr));
-        out.set(heap().f32.subarray(tmp >> 2, (tmp >> 2) + len), first);
+        out.set(heap().f32.subarray(tmp >>> 2, (tmp >>> 2) + len), first);
       }
       return out;
     } finally {
@@ -286,7 +286,7 @@ class Gpt2Backend {
     try {
       for (let first = 0; first < n; first += PARAM_CHUNK) {
         const len = Math.min(PARAM_CHUNK, n - first);
-        heap().f32.set(data.subarray(first, first + len), tmp >> 2);
+        heap().f32.set(data.subarray(first, first + len), tmp >>> 2);
         err.check(C.usw_gpt2_param_write(ptr, i, first, len, tmp, 0, err.ptr));
       }
     } finally {
@@ -359,7 +359,7 @@ class Gpt2Backend {
       const err = new ErrorSlot();
       try {
         this.grad = C.usw_gpt2_grad_new(this._ptr(), err.ptr);
-        if (!this.grad) err.check(heap().i32[err.ptr >> 2] || 2, 'gradients: ');
+        if (!this.grad) err.check(heap().i32[err.ptr >>> 2] || 2, 'gradients: ');
       } finally {
         err.free();
       }
@@ -520,7 +520,7 @@ export class HookedGPT2 extends HookedModel {
         if (!(data instanceof Float32Array) || data.length !== n || (seed instanceof Tensor && seed.shape.join() !== [B, T, V].join())) {
           throw new UnsealError('ERR_SHAPE', `backward: the seed must be the logits' gradient, a Tensor [${B}, ${T}, ${V}] or a Float32Array of ${n}, or { loss: 'cross_entropy', targets }`);
         }
-        heap().f32.set(data, dlogits >> 2);
+        heap().f32.set(data, dlogits >>> 2);
       }
       this._withGradHooks(hooks, (handle, errPtr) => C.usw_gpt2_backward(backend._ptr(), backend.gradStore(), dlogits, handle, errPtr));
       return result;
@@ -542,9 +542,9 @@ export class HookedGPT2 extends HookedModel {
     const out2 = malloc(8, 'loss');
     const err = new ErrorSlot();
     try {
-      heap().i32.set(labels.data, lp >> 2);
+      heap().i32.set(labels.data, lp >>> 2);
       err.check(C.usw_gpt2_loss(backend.gradStore(), backend._ptr(), lp, out2, dlogits, err.ptr), `${where}: `);
-      return { loss: heap().f32[out2 >> 2], scored: heap().i32[(out2 >> 2) + 1] };
+      return { loss: heap().f32[out2 >>> 2], scored: heap().i32[(out2 >>> 2) + 1] };
     } finally {
       C.usw_free(lp);
       C.usw_free(out2);
@@ -575,7 +575,7 @@ export class HookedGPT2 extends HookedModel {
     const out = {};
     for (const [name, i] of backend.paramIndex) {
       const { shape } = readTensorDesc(C.usw_gpt2_param(backend._ptr(), i));
-      const p = C.usw_gpt2_grad_param(g, backend._ptr(), i) >> 2;
+      const p = C.usw_gpt2_grad_param(g, backend._ptr(), i) >>> 2;
       out[name] = new Tensor(heap().f32.slice(p, p + shape.reduce((a, b) => a * b, 1)), shape);
     }
     return out;
@@ -613,13 +613,13 @@ export class HookedGPT2 extends HookedModel {
   #saveParamGrads() {
     const g = this._backend.gradStore();
     const n = C.usw_gpt2_num_param_floats(this._backend._ptr());
-    const p = C.usw_gpt2_grad_param(g, this._backend._ptr(), 0) >> 2;
+    const p = C.usw_gpt2_grad_param(g, this._backend._ptr(), 0) >>> 2;
     return heap().f32.slice(p, p + n);
   }
 
   #restoreParamGrads(saved) {
     const g = this._backend.gradStore();
-    heap().f32.set(saved, C.usw_gpt2_grad_param(g, this._backend._ptr(), 0) >> 2);
+    heap().f32.set(saved, C.usw_gpt2_grad_param(g, this._backend._ptr(), 0) >>> 2);
   }
 
   /**
@@ -633,9 +633,9 @@ export class HookedGPT2 extends HookedModel {
     const outP = malloc(4 * n * V || 4, 'logits');
     const err = new ErrorSlot();
     try {
-      heap().f32.set(rows, inP >> 2);
+      heap().f32.set(rows, inP >>> 2);
       err.check(C.usw_gpt2_unembed(ptr, inP, n, outP, applyLnF ? 1 : 0, err.ptr), 'unembed: ');
-      return heap().f32.slice(outP >> 2, (outP >> 2) + n * V);
+      return heap().f32.slice(outP >>> 2, (outP >>> 2) + n * V);
     } finally {
       C.usw_free(inP);
       C.usw_free(outP);
@@ -669,7 +669,7 @@ export class HookedGPT2 extends HookedModel {
     const err = new ErrorSlot();
     const cache = C.usw_gpt2_cache_new(backend._ptr(), B, T + maxNewTokens, err.ptr);
     try {
-      if (!cache) err.check(heap().i32[err.ptr >> 2] || 2, 'generate: ');
+      if (!cache) err.check(heap().i32[err.ptr >>> 2] || 2, 'generate: ');
       let cur = ids;
       const done = new Array(B).fill(false);
       for (let step = 0; step < maxNewTokens; step++) {

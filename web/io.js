@@ -68,7 +68,7 @@ function parseHeader(head, fileLength, fileName) {
   let st = 0;
   try {
     st = C.usw_st_parse_header(bufPtr, avail, fileLength, err.ptr);
-    if (!st) err.check(heap().i32[err.ptr >> 2] || 5, `${fileName}: `);
+    if (!st) err.check(heap().i32[err.ptr >>> 2] || 5, `${fileName}: `);
   } catch (e) {
     C.usw_free(bufPtr);
     throw e;
@@ -80,12 +80,12 @@ function parseHeader(head, fileLength, fileName) {
   for (let i = 0; i < count; i++) {
     const p = C.usw_st_entry(st, i);
     const m = heap().i32;
-    const ndim = m[(p + 8) >> 2];
+    const ndim = m[(p + 8) >>> 2];
     const shape = [];
-    for (let d = 0; d < ndim; d++) shape.push(m[((p + 12) >> 2) + d]);
+    for (let d = 0; d < ndim; d++) shape.push(m[((p + 12) >>> 2) + d]);
     // begin/end are u64 (< 2^53 after validation against the file length)
-    const u64 = (off) => (m[(p + off) >> 2] >>> 0) + (m[(p + off + 4) >> 2] >>> 0) * 4294967296;
-    entries.push({ index: i, name: readCString(m[p >> 2]), dtype: DTYPES[m[(p + 4) >> 2]], shape, begin: u64(48), end: u64(56) });
+    const u64 = (off) => (m[(p + off) >>> 2] >>> 0) + (m[(p + off + 4) >>> 2] >>> 0) * 4294967296;
+    entries.push({ index: i, name: readCString(m[p >>> 2]), dtype: DTYPES[m[(p + 4) >>> 2]], shape, begin: u64(48), end: u64(56) });
   }
   const meta = readCString(C.usw_st_metadata(st));
   return { st, bufPtr, dataStart: C.usw_st_data_offset(st), entries, metadata: meta ? JSON.parse(meta) : {} };
@@ -142,7 +142,7 @@ export class SafetensorsFile {
     const dst = malloc(4 * n || 4, e.name);
     try {
       this.readF32Into(i, dst);
-      return heap().f32.slice(dst >> 2, (dst >> 2) + n);
+      return heap().f32.slice(dst >>> 2, (dst >>> 2) + n);
     } finally {
       C.usw_free(dst);
     }
