@@ -33,8 +33,23 @@ async function readNodeFile(path, signal) {
   }
 }
 
-/** Reads a fetch Response body, reporting progress per chunk. */
-async function readResponse(res, onChunk) {
+/** A promise that rejects with the signal's reason once it aborts (never
+ * settles without a signal), and a function to stop listening. */
+function abortPromise(signal) {
+  if (!signal) return { aborted: new Promise(() => {}), stop: () => {} };
+  let onAbort;
+  const aborted = new Promise((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  return { aborted, stop: () => signal.removeEventListener('abort', onAbort) };
+}
+
+/** Reads a fetch Response body, reporting progress per chunk. An abort
+ * rejects at once: Node's fetch may leave a pending read() unsettled when
+ * its signal aborts mid-body, so each read races the signal. */
+async function readResponse(res, onChunk, signal) {
   if (!res.body?.getReader) {
     const b = new Uint8Array(await res.arrayBuffer());
     onChunk(b.length);
@@ -43,12 +58,21 @@ async function readResponse(res, onChunk) {
   const reader = res.body.getReader();
   const chunks = [];
   let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    n += value.length;
-    onChunk(value.length);
+  const { aborted, stop } = abortPromise(signal);
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      const { done, value } = await Promise.race([reader.read(), aborted]);
+      if (done) break;
+      chunks.push(value);
+      n += value.length;
+      onChunk(value.length);
+    }
+  } catch (e) {
+    reader.cancel(e).catch(() => {});
+    throw e;
+  } finally {
+    stop();
   }
   const out = new Uint8Array(n);
   let off = 0;
@@ -152,7 +176,7 @@ export class ModelFolder {
       if (!res.ok) throw new UnsealError('ERR_IO', `${url}: HTTP ${res.status} ${res.statusText}`);
       const len = Number(res.headers.get('content-length'));
       if (len > 0) this.total += len;
-      bytes = await readResponse(res, (n) => this.#progress(n, name));
+      bytes = await readResponse(res, (n) => this.#progress(n, name), this.signal);
     }
     this.signal?.throwIfAborted();
     return bytes;

@@ -71,6 +71,33 @@ describe('loading', () => {
     await assert.rejects(HookedModel.fromPretrained(g.dir, { signal: ctl.signal }), (e) => e.name === 'AbortError');
   });
 
+  test('an AbortSignal cancels loading midway (at each progress event, from a folder, a URL or files), and the next load is exact', async () => {
+    const want = model.forward(g.t('input_ids')).data;
+    const server = await startServer();
+    try {
+      const files = () => ({ 'config.json': readFileSync(join(g.dir, 'config.json')), 'model.safetensors': new Blob([readFileSync(join(g.dir, 'model.safetensors'))]) });
+      const sources = { folder: () => g.dir, url: () => `${server.url}${g.dir.slice(g.dir.indexOf('/tests/'))}/`, files };
+      for (const [kind, src] of Object.entries(sources)) {
+        let events = 0;
+        (await HookedModel.fromPretrained(src(), { onProgress: () => { events++; } })).dispose();
+        assert.ok(events >= 1, kind);
+        for (let k = 0; k < events; k++) {
+          const ctl = new AbortController();
+          let seen = 0;
+          await assert.rejects(HookedModel.fromPretrained(src(), {
+            signal: ctl.signal,
+            onProgress: () => { if (seen++ === k) ctl.abort(); },
+          }), (e) => e.name === 'AbortError', `${kind}: abort at progress event ${k} of ${events}`);
+        }
+        const m = await HookedModel.fromPretrained(src());
+        assert.deepEqual(m.forward(g.t('input_ids')).data, want, kind);
+        m.dispose();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   test('sharded checkpoints through model.safetensors.index.json', async () => {
     const { tensors } = readSafetensorsIndependently(new Uint8Array(readFileSync(join(g.dir, 'model.safetensors'))));
     const names = Object.keys(tensors);
