@@ -33,6 +33,9 @@ async function readNodeFile(path, signal) {
   }
 }
 
+/** Bytes of a large file between two progress events. */
+const PROGRESS_STEP = 1 << 20;
+
 /** A promise that rejects with the signal's reason once it aborts (never
  * settles without a signal), and a function to stop listening. */
 function abortPromise(signal) {
@@ -212,22 +215,48 @@ export class ModelFolder {
       }
       if (res.status === 404) return null;
       if (!res.ok) throw new UnsealError('ERR_IO', `${url}: HTTP ${res.status} ${res.statusText}`);
-      src = await responseSource(res, url);
+      src = await this.#unlessAborted(responseSource(res, url), () => res.body?.cancel().catch(() => {}));
       this.total += src.size;
     }
+    // Progress: an event each time another PROGRESS_STEP bytes of the file
+    // are in, and one at its end: the same events however the bytes arrive.
     const folder = this;
+    let done = 0;
+    let reported = 0;
     return {
       name: this.describe(name),
       size: src.size,
       async next() {
         folder.signal?.throwIfAborted();
-        const c = await src.next();
+        const c = await folder.#unlessAborted(src.next(), () => src.close());
+        if (c) {
+          done += c.length;
+          if (Math.floor(done / PROGRESS_STEP) > Math.floor(reported / PROGRESS_STEP) || done >= src.size) {
+            folder.#progress(done - reported, name);
+            reported = done;
+          }
+        }
         folder.signal?.throwIfAborted();
-        if (c) folder.#progress(c.length, name);
         return c;
       },
       close: () => src.close(),
     };
+  }
+
+  /** `promise`, or a rejection as soon as the signal aborts (then `cancel()`). */
+  async #unlessAborted(promise, cancel) {
+    const { aborted, stop } = abortPromise(this.signal);
+    try {
+      return await Promise.race([promise, aborted]);
+    } catch (e) {
+      if (this.signal?.aborted) {
+        promise.catch(() => {});
+        cancel();
+      }
+      throw e;
+    } finally {
+      stop();
+    }
   }
 
   async readText(name) {
