@@ -289,16 +289,43 @@ us_gpt2 *us_gpt2_new(const us_gpt2_config *cfg, us_error *err);
 void us_gpt2_free(us_gpt2 *m);
 const us_gpt2_config *us_gpt2_config_of(const us_gpt2 *m);
 
+/* The same model with its matmul weights (the Conv1D weights and wte, which
+ * is also the tied lm_head) held only as the GEMM kernels' packs, in
+ * weight_dtype (US_F32, or US_F16: each value rounded once, to nearest even,
+ * as it is written; compute stays f32): the weights exist once in memory.
+ * Fill and read them with us_gpt2_param_write / us_gpt2_param_read (any
+ * range of elements, e.g. a file's bytes as they arrive); the embedding reads
+ * wte's rows from its pack, so with US_F16 the embedding is rounded too. */
+us_gpt2 *us_gpt2_new_packed(const us_gpt2_config *cfg, us_dtype weight_dtype, us_error *err);
+
 /* Parameters in HF's state-dict order and layout, named as HF names them
  * ("transformer.wte.weight", "transformer.h.0.attn.c_attn.weight" as
  * Conv1D's [nx, nf], ...; lm_head is tied to wte and not listed). Borrowed;
- * after writing into any of them call us_gpt2_params_changed. */
+ * after writing into any of them call us_gpt2_params_changed. In a packed
+ * model (us_gpt2_has_plain_weights 0) the matmul weights have data NULL:
+ * use us_gpt2_param_read / _write for them (they work for every parameter). */
 int32_t us_gpt2_num_params(const us_gpt2 *m);
 us_tensor *us_gpt2_param(us_gpt2 *m, int32_t i);
 void us_gpt2_params_changed(us_gpt2 *m);
+/* Elements [first, first + n) of parameter i, flat in its HF layout: read as
+ * f32 into dst (caller-owned), or written from src (n values of dtype dt:
+ * F32, F16 or BF16, little-endian; any alignment). Writing needs no
+ * us_gpt2_params_changed. Errors name the parameter (US_ERR_RANGE when the
+ * range does not fit). */
+us_status us_gpt2_param_read(const us_gpt2 *m, int32_t i, int64_t first, int64_t n, float *dst, us_error *err);
+us_status us_gpt2_param_write(us_gpt2 *m, int32_t i, int64_t first, int64_t n, const void *src, us_dtype dt,
+                              us_error *err);
+/* Whether every parameter also sits in plain HF layout (us_gpt2_param's
+ * data, us_gpt2_params_all): 1 for us_gpt2_new, 0 for us_gpt2_new_packed.
+ * Setting 1 unpacks a copy (what training's optimizer updates; the packs are
+ * re-made from it lazily); setting 0 packs what changed and frees the plain
+ * copy of the matmul weights (with F16 packs, that rounds them). */
+int us_gpt2_has_plain_weights(const us_gpt2 *m);
+us_status us_gpt2_set_plain_weights(us_gpt2 *m, int plain, us_error *err);
 /* How the matmul weights (Conv1D and the tied head) are stored for the
  * forward: US_F32 (default) or US_F16 (rounded once, to nearest even, when
- * packed; compute stays f32). */
+ * packed; compute stays f32). A packed model's weights are converted in
+ * place (to F16: rounded; back to F32: the rounded values stay). */
 us_status us_gpt2_set_weight_dtype(us_gpt2 *m, us_dtype dt, us_error *err);
 
 /* Compute threads for the forward's GEMMs and attention heads (borrowed; NULL,
@@ -341,7 +368,9 @@ void us_gpt2_grad_zero(us_gpt2_grad *g);
 float *us_gpt2_grad_param(us_gpt2_grad *g, const us_gpt2 *m, int32_t i);
 /* All parameter gradients, contiguous in parameter order (n floats). */
 float *us_gpt2_grad_all(us_gpt2_grad *g, size_t *n);
-/* All parameters, contiguous in the same order (for the optimizer). */
+/* All parameters, contiguous in the same order (for the optimizer); NULL for
+ * a packed model (us_gpt2_set_plain_weights first). *n: the floats of the
+ * plain layout either way (= those of us_gpt2_grad_all). */
 float *us_gpt2_params_all(us_gpt2 *m, size_t *n);
 
 /* A forward (no cache) that saves what us_gpt2_backward needs into g. */

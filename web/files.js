@@ -4,6 +4,7 @@
 // or an array/FileList of File). Reads report progress and can be cancelled.
 
 import { UnsealError } from './errors.js';
+import { blobSource, bytesSource, nodeFileSource, responseSource } from './io.js';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
@@ -31,6 +32,9 @@ async function readNodeFile(path, signal) {
     throw new UnsealError('ERR_IO', `${path}: ${e.message}`, { cause: e });
   }
 }
+
+/** Bytes of a large file between two progress events. */
+const PROGRESS_STEP = 1 << 20;
 
 /** A promise that rejects with the signal's reason once it aborts (never
  * settles without a signal), and a function to stop listening. */
@@ -179,6 +183,80 @@ export class ModelFolder {
     }
     this.signal?.throwIfAborted();
     return bytes;
+  }
+
+  /**
+   * The file as a byte source read front to back (see io.js), or null when
+   * it does not exist: for large files, which are then never held whole.
+   * Reads report progress and stop at the signal.
+   */
+  async open(name) {
+    this.signal?.throwIfAborted();
+    let src;
+    if (this.kind === 'files') {
+      const f = this.files.get(name);
+      if (f === undefined) return null;
+      if (typeof Blob !== 'undefined' && f instanceof Blob) src = blobSource(f, name);
+      else if (f instanceof ArrayBuffer) src = bytesSource(new Uint8Array(f), name);
+      else if (ArrayBuffer.isView(f)) src = bytesSource(new Uint8Array(f.buffer, f.byteOffset, f.byteLength), name);
+      else if (typeof f === 'string') src = bytesSource(new TextEncoder().encode(f), name);
+      else throw new UnsealError('ERR_INVALID_ARG', `fromPretrained: the file '${name}' must be bytes, a Blob/File or a string, got ${f?.constructor?.name ?? typeof f}`);
+    } else if (this.kind === 'dir') {
+      src = await nodeFileSource(this.describe(name));
+      if (!src) return null;
+    } else {
+      const url = this.describe(name);
+      let res;
+      try {
+        res = await fetch(url, { signal: this.signal });
+      } catch (e) {
+        if (e.name === 'AbortError') throw e;
+        throw new UnsealError('ERR_IO', `${url}: fetch failed (${e.message})`, { cause: e });
+      }
+      if (res.status === 404) return null;
+      if (!res.ok) throw new UnsealError('ERR_IO', `${url}: HTTP ${res.status} ${res.statusText}`);
+      src = await this.#unlessAborted(responseSource(res, url), () => res.body?.cancel().catch(() => {}));
+      this.total += src.size;
+    }
+    // Progress: an event each time another PROGRESS_STEP bytes of the file
+    // are in, and one at its end: the same events however the bytes arrive.
+    const folder = this;
+    let done = 0;
+    let reported = 0;
+    return {
+      name: this.describe(name),
+      size: src.size,
+      async next() {
+        folder.signal?.throwIfAborted();
+        const c = await folder.#unlessAborted(src.next(), () => src.close());
+        if (c) {
+          done += c.length;
+          if (Math.floor(done / PROGRESS_STEP) > Math.floor(reported / PROGRESS_STEP) || done >= src.size) {
+            folder.#progress(done - reported, name);
+            reported = done;
+          }
+        }
+        folder.signal?.throwIfAborted();
+        return c;
+      },
+      close: () => src.close(),
+    };
+  }
+
+  /** `promise`, or a rejection as soon as the signal aborts (then `cancel()`). */
+  async #unlessAborted(promise, cancel) {
+    const { aborted, stop } = abortPromise(this.signal);
+    try {
+      return await Promise.race([promise, aborted]);
+    } catch (e) {
+      if (this.signal?.aborted) {
+        promise.catch(() => {});
+        cancel();
+      }
+      throw e;
+    } finally {
+      stop();
+    }
   }
 
   async readText(name) {

@@ -8,11 +8,11 @@
 // as aliases. Printing the model gives HF's repr.
 
 import { UnsealError, fromStatus } from './errors.js';
-import { C, ErrorSlot, heap, malloc, pool, readCString, readTensorDesc } from './wasm.js';
+import { C, DTYPES, ErrorSlot, heap, malloc, pool, readCString, readTensorDesc } from './wasm.js';
 import { Tensor, toTensor } from './tensor.js';
-import { moduleListRepr, moduleRepr, namedParameters, pyFloat } from './nn.js';
+import { moduleListRepr, moduleRepr, pyFloat } from './nn.js';
 import { Hook, HookedModel, unknownLayer } from './hooked_model.js';
-import { SafetensorsFile, writeSafetensors } from './io.js';
+import { SafetensorsStream, openSource, writeSafetensors } from './io.js';
 import { ModelFolder } from './files.js';
 import { Tokenizer } from './tokenizer.js';
 
@@ -53,28 +53,47 @@ export class PretrainedModule {
   [inspect]() {
     return this.toString();
   }
-  /** @internal [{name, ptr, shape}] in wasm memory. */
+  /** @internal [{name, index, shape}]: this module's own parameters in the C model. */
   _params() {
     const ptr = this.#owner._ptr();
-    return this.#params.map(([name, i]) => {
-      const desc = C.usw_gpt2_param(ptr, i);
-      const { shape, data } = readTensorDesc(desc);
-      return { name, ptr: data, shape };
-    });
+    return this.#params.map(([name, i]) => ({ name, index: i, shape: readTensorDesc(C.usw_gpt2_param(ptr, i)).shape }));
   }
-  /** @internal */
-  _paramsChanged() {
-    C.usw_gpt2_params_changed(this.#owner._ptr());
-  }
-  /** Copies of the parameters below this module, named as PyTorch's state_dict. */
-  namedParameters(prefix = '') {
-    return namedParameters(this, prefix);
+  /**
+   * Copies of the parameters below this module, named as PyTorch's
+   * state_dict. The matmul weights exist only packed for the GEMM: each copy
+   * is unpacked on demand. `filter(name)` skips the names it rejects.
+   */
+  namedParameters(prefix = '', filter = () => true) {
+    const out = [];
+    for (const p of this._params()) {
+      if (filter(prefix + p.name)) out.push([prefix + p.name, new Tensor(this.#owner.readParam(p.index), p.shape)]);
+    }
+    for (const [name, c] of this.#children) out.push(...c.namedParameters(`${prefix}${name}.`, filter));
+    return out;
   }
   get weight() {
-    return this.namedParameters().find(([n]) => n === 'weight')?.[1];
+    return this.namedParameters('', (n) => n === 'weight').find(([n]) => n === 'weight')?.[1];
   }
   get bias() {
-    return this.namedParameters().find(([n]) => n === 'bias')?.[1] ?? null;
+    return this.namedParameters('', (n) => n === 'bias').find(([n]) => n === 'bias')?.[1] ?? null;
+  }
+  /** Writes through into the model (packed weights are re-packed in place). */
+  set weight(value) {
+    this.#setParam('weight', value);
+  }
+  set bias(value) {
+    this.#setParam('bias', value);
+  }
+  #setParam(name, value) {
+    const p = this._params().find((q) => q.name === name);
+    const where = `${this.className}.${name}`;
+    if (!p) throw new UnsealError('ERR_NOT_FOUND', `${this.className} has no parameter '${name}'`);
+    const t = toTensor(value, p.shape, where);
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    if (t.data.length !== n || (value instanceof Tensor && t.shape.join() !== p.shape.join())) {
+      throw new UnsealError('ERR_SHAPE', `${where}: expected shape [${p.shape.join(', ')}], got [${t.shape.join(', ')}]`);
+    }
+    this.#owner.writeParam(p.index, t.data instanceof Float32Array ? t.data : Float32Array.from(t.data));
   }
 }
 
@@ -164,7 +183,7 @@ export function parseConfig(text, where = 'config.json') {
     const status = C.usw_gpt2_config_parse(jp, bytes.length, out, err.ptr);
     if (status !== 0) throw fromStatus(status, err.message().replace(/^config\.json: /, `${where}: `));
     const m = heap();
-    const [vocab_size, n_positions, n_embd, n_layer, n_head, nInner] = Array.from(m.i32.subarray(out >> 2, (out >> 2) + 6));
+    const [vocab_size, n_positions, n_embd, n_layer, n_head, nInner] = Array.from(m.i32.subarray(out >>> 2, (out >>> 2) + 6));
     const extras = JSON.parse(text); // valid: C accepted it
     return { ...CONFIG_DEFAULTS, ...extras, vocab_size, n_positions, n_embd, n_layer, n_head, n_inner: nInner || null, layer_norm_epsilon: extras.layer_norm_epsilon ?? CONFIG_DEFAULTS.layer_norm_epsilon };
   } finally {
@@ -183,7 +202,7 @@ function parseShardIndex(text, where) {
   try {
     heap().u8.set(bytes, jp);
     idx = C.usw_shard_index_parse(jp, bytes.length, err.ptr);
-    if (!idx) throw fromStatus(heap().i32[err.ptr >> 2] || 5, err.message().replace(/^model\.safetensors\.index\.json: /, `${where}: `));
+    if (!idx) throw fromStatus(heap().i32[err.ptr >>> 2] || 5, err.message().replace(/^model\.safetensors\.index\.json: /, `${where}: `));
     return Array.from({ length: C.usw_shard_index_count(idx) }, (_, i) => readCString(C.usw_shard_index_file(idx, i)));
   } finally {
     if (idx) C.usw_shard_index_free(idx);
@@ -202,20 +221,25 @@ function canonicalName(name) {
   return n;
 }
 
+/** Floats per piece when parameters are copied between JS and wasm memory. */
+const PARAM_CHUNK = 1 << 20;
+
 class Gpt2Backend {
-  constructor(cfg) {
+  /** A model with zero weights; the matmul weights exist only packed, as f32 or (half) f16. */
+  constructor(cfg, { half = false } = {}) {
     this.cfg = cfg;
+    this.dtype = half ? 'f16' : 'f32';
     const err = new ErrorSlot();
     try {
-      this.ptr = C.usw_gpt2_new(cfg.vocab_size, cfg.n_positions, cfg.n_embd, cfg.n_layer, cfg.n_head, cfg.n_inner ?? 0, cfg.layer_norm_epsilon, err.ptr);
-      if (!this.ptr) err.check(heap().i32[err.ptr >> 2] || 2, 'GPT-2: ');
+      this.ptr = C.usw_gpt2_new_packed(cfg.vocab_size, cfg.n_positions, cfg.n_embd, cfg.n_layer, cfg.n_head, cfg.n_inner ?? 0, cfg.layer_norm_epsilon, half ? 1 : 0, err.ptr);
+      if (!this.ptr) err.check(heap().i32[err.ptr >>> 2] || 2, 'GPT-2: ');
       C.usw_gpt2_set_pool(this.ptr, pool); // compute threads: see threads.js
     } finally {
       err.free();
     }
     this.paramIndex = new Map();
     const n = C.usw_gpt2_num_params(this.ptr);
-    for (let i = 0; i < n; i++) this.paramIndex.set(readCString(heap().i32[(C.usw_gpt2_param(this.ptr, i) + 76) >> 2]), i);
+    for (let i = 0; i < n; i++) this.paramIndex.set(readCString(heap().i32[(C.usw_gpt2_param(this.ptr, i) + 76) >>> 2]), i);
     this.aliases = transformerLensAliases(cfg.n_layer);
     this.points = new Map();
     this.fires_ = [];
@@ -230,6 +254,55 @@ class Gpt2Backend {
   _ptr() {
     if (!this.ptr) throw new UnsealError('ERR_DISPOSED', 'this model has been disposed');
     return this.ptr;
+  }
+
+  /** A JS copy of parameter i (unpacked piece by piece through a small wasm buffer). */
+  readParam(i) {
+    const ptr = this._ptr();
+    const { shape } = readTensorDesc(C.usw_gpt2_param(ptr, i));
+    const n = shape.reduce((a, b) => a * b, 1);
+    const out = new Float32Array(n);
+    const tmp = malloc(4 * Math.min(n, PARAM_CHUNK) || 4, 'a parameter copy');
+    const err = new ErrorSlot();
+    try {
+      for (let first = 0; first < n; first += PARAM_CHUNK) {
+        const len = Math.min(PARAM_CHUNK, n - first);
+        err.check(C.usw_gpt2_param_read(ptr, i, first, len, tmp, err.ptr));
+        out.set(heap().f32.subarray(tmp >>> 2, (tmp >>> 2) + len), first);
+      }
+      return out;
+    } finally {
+      C.usw_free(tmp);
+      err.free();
+    }
+  }
+
+  /** Writes all of parameter i from a Float32Array of its size. */
+  writeParam(i, data) {
+    const ptr = this._ptr();
+    const n = data.length;
+    const tmp = malloc(4 * Math.min(n, PARAM_CHUNK) || 4, 'a parameter copy');
+    const err = new ErrorSlot();
+    try {
+      for (let first = 0; first < n; first += PARAM_CHUNK) {
+        const len = Math.min(PARAM_CHUNK, n - first);
+        heap().f32.set(data.subarray(first, first + len), tmp >>> 2);
+        err.check(C.usw_gpt2_param_write(ptr, i, first, len, tmp, 0, err.ptr));
+      }
+    } finally {
+      C.usw_free(tmp);
+      err.free();
+    }
+  }
+
+  /** Keeps (true) or drops (false) a plain copy of every weight beside the packs (training needs one). */
+  setPlainWeights(plain) {
+    const err = new ErrorSlot();
+    try {
+      err.check(C.usw_gpt2_set_plain_weights(this._ptr(), plain ? 1 : 0, err.ptr), plain ? 'training: ' : '');
+    } finally {
+      err.free();
+    }
   }
 
   /** Our name for a TransformerLens alias (or the name itself). */
@@ -286,7 +359,7 @@ class Gpt2Backend {
       const err = new ErrorSlot();
       try {
         this.grad = C.usw_gpt2_grad_new(this._ptr(), err.ptr);
-        if (!this.grad) err.check(heap().i32[err.ptr >> 2] || 2, 'gradients: ');
+        if (!this.grad) err.check(heap().i32[err.ptr >>> 2] || 2, 'gradients: ');
       } finally {
         err.free();
       }
@@ -387,14 +460,26 @@ export class HookedGPT2 extends HookedModel {
 
   /** safetensors bytes as HF writes them (lm_head.weight, tied to wte, left out). */
   saveStateDict() {
-    return writeSafetensors(this.model.namedParameters().filter(([n]) => n !== 'lm_head.weight'));
+    return writeSafetensors(this.model.namedParameters('', (n) => n !== 'lm_head.weight'));
   }
 
-  /** Loads HF GPT-2 weights (names with or without 'transformer.'), see fromPretrained. */
+  /**
+   * Loads HF GPT-2 weights (names with or without 'transformer.'), see
+   * fromPretrained. The file is read front to back, never held whole; a
+   * file that does not match is an error before anything is loaded, but one
+   * that fails to read part-way (I/O, truncation) leaves the weights partly
+   * loaded.
+   */
   async loadStateDict(src, { strict = true } = {}) {
-    const { readBytes, describeSource } = await import('./io.js');
-    const bytes = await readBytes(src);
-    return loadWeights(this._backend, [{ name: describeSource(src), bytes }], { strict });
+    const source = await openSource(src);
+    let st;
+    try {
+      st = await SafetensorsStream.open(source);
+    } catch (e) {
+      source.close();
+      throw e;
+    }
+    return loadWeights(this._backend, [st], { strict });
   }
 
   /**
@@ -435,7 +520,7 @@ export class HookedGPT2 extends HookedModel {
         if (!(data instanceof Float32Array) || data.length !== n || (seed instanceof Tensor && seed.shape.join() !== [B, T, V].join())) {
           throw new UnsealError('ERR_SHAPE', `backward: the seed must be the logits' gradient, a Tensor [${B}, ${T}, ${V}] or a Float32Array of ${n}, or { loss: 'cross_entropy', targets }`);
         }
-        heap().f32.set(data, dlogits >> 2);
+        heap().f32.set(data, dlogits >>> 2);
       }
       this._withGradHooks(hooks, (handle, errPtr) => C.usw_gpt2_backward(backend._ptr(), backend.gradStore(), dlogits, handle, errPtr));
       return result;
@@ -457,9 +542,9 @@ export class HookedGPT2 extends HookedModel {
     const out2 = malloc(8, 'loss');
     const err = new ErrorSlot();
     try {
-      heap().i32.set(labels.data, lp >> 2);
+      heap().i32.set(labels.data, lp >>> 2);
       err.check(C.usw_gpt2_loss(backend.gradStore(), backend._ptr(), lp, out2, dlogits, err.ptr), `${where}: `);
-      return { loss: heap().f32[out2 >> 2], scored: heap().i32[(out2 >> 2) + 1] };
+      return { loss: heap().f32[out2 >>> 2], scored: heap().i32[(out2 >>> 2) + 1] };
     } finally {
       C.usw_free(lp);
       C.usw_free(out2);
@@ -490,7 +575,7 @@ export class HookedGPT2 extends HookedModel {
     const out = {};
     for (const [name, i] of backend.paramIndex) {
       const { shape } = readTensorDesc(C.usw_gpt2_param(backend._ptr(), i));
-      const p = C.usw_gpt2_grad_param(g, backend._ptr(), i) >> 2;
+      const p = C.usw_gpt2_grad_param(g, backend._ptr(), i) >>> 2;
       out[name] = new Tensor(heap().f32.slice(p, p + shape.reduce((a, b) => a * b, 1)), shape);
     }
     return out;
@@ -528,13 +613,13 @@ export class HookedGPT2 extends HookedModel {
   #saveParamGrads() {
     const g = this._backend.gradStore();
     const n = C.usw_gpt2_num_param_floats(this._backend._ptr());
-    const p = C.usw_gpt2_grad_param(g, this._backend._ptr(), 0) >> 2;
+    const p = C.usw_gpt2_grad_param(g, this._backend._ptr(), 0) >>> 2;
     return heap().f32.slice(p, p + n);
   }
 
   #restoreParamGrads(saved) {
     const g = this._backend.gradStore();
-    heap().f32.set(saved, C.usw_gpt2_grad_param(g, this._backend._ptr(), 0) >> 2);
+    heap().f32.set(saved, C.usw_gpt2_grad_param(g, this._backend._ptr(), 0) >>> 2);
   }
 
   /**
@@ -548,9 +633,9 @@ export class HookedGPT2 extends HookedModel {
     const outP = malloc(4 * n * V || 4, 'logits');
     const err = new ErrorSlot();
     try {
-      heap().f32.set(rows, inP >> 2);
+      heap().f32.set(rows, inP >>> 2);
       err.check(C.usw_gpt2_unembed(ptr, inP, n, outP, applyLnF ? 1 : 0, err.ptr), 'unembed: ');
-      return heap().f32.slice(outP >> 2, (outP >> 2) + n * V);
+      return heap().f32.slice(outP >>> 2, (outP >>> 2) + n * V);
     } finally {
       C.usw_free(inP);
       C.usw_free(outP);
@@ -584,7 +669,7 @@ export class HookedGPT2 extends HookedModel {
     const err = new ErrorSlot();
     const cache = C.usw_gpt2_cache_new(backend._ptr(), B, T + maxNewTokens, err.ptr);
     try {
-      if (!cache) err.check(heap().i32[err.ptr >> 2] || 2, 'generate: ');
+      if (!cache) err.check(heap().i32[err.ptr >>> 2] || 2, 'generate: ');
       let cur = ids;
       const done = new Array(B).fill(false);
       for (let step = 0; step < maxNewTokens; step++) {
@@ -667,24 +752,19 @@ export function pickToken(logits, { temperature = 1, topK, topP, rand = Math.ran
 }
 
 /**
- * Copies weights from safetensors files into the C model. Every parameter must
- * be present once with the right shape (else an error naming them, and
- * nothing changed), unless strict is false.
+ * Streams weights from safetensors files (SafetensorsStream, headers already
+ * read) into the C model, straight into its packs. Every parameter must be
+ * present once with the right shape (else an error naming them, and nothing
+ * loaded), unless strict is false. Frees the files.
  */
-function loadWeights(backend, files, { strict = true } = {}) {
-  const dest = new Map();
-  for (const [name, i] of backend.paramIndex) {
-    const { shape, data } = readTensorDesc(C.usw_gpt2_param(backend._ptr(), i));
-    dest.set(name, { shape, ptr: data });
-  }
-  const parsed = [];
+async function loadWeights(backend, files, { strict = true, signal } = {}) {
   try {
+    const dest = new Map();
+    for (const [name, i] of backend.paramIndex) dest.set(name, { index: i, shape: readTensorDesc(C.usw_gpt2_param(backend._ptr(), i)).shape });
     const found = new Map();
     const unexpected = [];
     const badDtype = [];
-    for (const f of files) {
-      const st = new SafetensorsFile(f.bytes, f.name);
-      parsed.push(st);
+    for (const st of files) {
       for (const e of st.entries) {
         const canonical = canonicalName(e.name);
         if (canonical === null) continue;
@@ -692,7 +772,7 @@ function loadWeights(backend, files, { strict = true } = {}) {
           unexpected.push(e.name);
           continue;
         }
-        if (found.has(canonical)) throw new UnsealError('ERR_FORMAT', `${f.name}: the tensor '${e.name}' appears twice (also in ${found.get(canonical).file.fileName})`);
+        if (found.has(canonical)) throw new UnsealError('ERR_FORMAT', `${st.fileName}: the tensor '${e.name}' appears twice (also in ${found.get(canonical).file.fileName})`);
         if (!['F32', 'F16', 'BF16'].includes(e.dtype)) badDtype.push(`'${e.name}' (${e.dtype})`);
         found.set(canonical, { file: st, entry: e });
       }
@@ -709,16 +789,29 @@ function loadWeights(backend, files, { strict = true } = {}) {
       if (missing.length) parts.push(`missing tensor(s): ${missing.slice(0, 8).map((k) => `'${k}'`).join(', ')}${missing.length > 8 ? `, and ${missing.length - 8} more` : ''}`);
       if (unexpected.length) parts.push(`unexpected tensor(s): ${unexpected.slice(0, 8).map((k) => `'${k}'`).join(', ')}${unexpected.length > 8 ? `, and ${unexpected.length - 8} more` : ''}`);
       for (const m of mismatched.slice(0, 8)) parts.push(`'${m.name}' has shape [${m.got.join(', ')}] but the config implies [${m.expected.join(', ')}]`);
-      const e = new UnsealError('ERR_STATE_DICT', `${files.map((f) => f.name).join(', ')}: the weights do not match config.json (${backend.cfg.n_layer} layers, n_embd ${backend.cfg.n_embd}, vocab ${backend.cfg.vocab_size}, n_positions ${backend.cfg.n_positions}): ${parts.join('; ')}. Check that config.json belongs to these weights.`);
+      const e = new UnsealError('ERR_STATE_DICT', `${files.map((f) => f.fileName).join(', ')}: the weights do not match config.json (${backend.cfg.n_layer} layers, n_embd ${backend.cfg.n_embd}, vocab ${backend.cfg.vocab_size}, n_positions ${backend.cfg.n_positions}): ${parts.join('; ')}. Check that config.json belongs to these weights.`);
       Object.assign(e, { missingKeys: missing, unexpectedKeys: unexpected, mismatchedKeys: mismatched });
       throw e;
     }
     const bad = new Set(mismatched.map((m) => canonicalName(m.name)));
-    for (const [k, { file, entry }] of found) if (!bad.has(k)) file.readF32Into(entry.index, dest.get(k).ptr);
-    C.usw_gpt2_params_changed(backend._ptr());
+    const err = new ErrorSlot();
+    try {
+      for (const st of files) {
+        const want = new Map();
+        for (const [k, { file, entry }] of found) {
+          if (file !== st || bad.has(k)) continue;
+          const i = dest.get(k).index;
+          const dt = DTYPES.indexOf(entry.dtype);
+          want.set(entry.index, (first, count, ptr) => err.check(C.usw_gpt2_param_write(backend._ptr(), i, first, count, ptr, dt, err.ptr), `${st.fileName}: `));
+        }
+        await st.readTensors(want, { signal });
+      }
+    } finally {
+      err.free();
+    }
     return { missingKeys: missing, unexpectedKeys: unexpected, mismatchedKeys: mismatched };
   } finally {
-    for (const st of parsed) st.free();
+    for (const st of files) st.free();
   }
 }
 
@@ -746,38 +839,38 @@ export async function fromPretrained(src, { dtype = 'float32', onProgress, signa
     weightFiles = ['model.safetensors'];
   }
   await folder.announce(weightFiles);
+  // Every file's header first (so that a mismatch is found before any data
+  // is read); the data then streams from each file into the model's packs.
   const files = [];
-  for (const name of weightFiles) {
-    const bytes = await folder.read(name);
-    if (bytes === null) {
-      if (index === null) {
-        const bin = await folder.read('pytorch_model.bin').catch(() => null);
-        if (bin !== null) throw new UnsealError('ERR_NOT_FOUND', `${folder.describe('model.safetensors')}: not found, only pytorch_model.bin, which unseal-wasm cannot read (it is a pickle). Convert it in Python: model.save_pretrained(dir, safe_serialization=True), or safetensors.torch.save_file(torch.load('pytorch_model.bin'), 'model.safetensors')`);
-      }
-      throw new UnsealError('ERR_NOT_FOUND', `${folder.describe(name)}: not found${index ? ' (named by model.safetensors.index.json)' : ''}`);
-    }
-    files.push({ name: folder.describe(name), bytes });
-  }
-
-  const backend = new Gpt2Backend(cfg);
+  let backend = null;
   try {
-    if (half) {
-      const err = new ErrorSlot();
+    for (const name of weightFiles) {
+      const source = await folder.open(name);
+      if (source === null) {
+        if (index === null) {
+          const bin = await folder.open('pytorch_model.bin').catch(() => null);
+          bin?.close();
+          if (bin) throw new UnsealError('ERR_NOT_FOUND', `${folder.describe('model.safetensors')}: not found, only pytorch_model.bin, which unseal-wasm cannot read (it is a pickle). Convert it in Python: model.save_pretrained(dir, safe_serialization=True), or safetensors.torch.save_file(torch.load('pytorch_model.bin'), 'model.safetensors')`);
+        }
+        throw new UnsealError('ERR_NOT_FOUND', `${folder.describe(name)}: not found${index ? ' (named by model.safetensors.index.json)' : ''}`);
+      }
       try {
-        err.check(C.usw_gpt2_set_weight_dtype(backend.ptr, 1, err.ptr), 'fromPretrained: ');
-      } finally {
-        err.free();
+        files.push(await SafetensorsStream.open(source));
+      } catch (e) {
+        source.close();
+        throw e;
       }
     }
-    backend.dtype = half ? 'f16' : 'f32';
-    loadWeights(backend, files);
+    backend = new Gpt2Backend(cfg, { half });
+    await loadWeights(backend, files.splice(0), { signal });
     backend.tokenizer = await Tokenizer.fromFolder(folder);
     if (backend.tokenizer && backend.tokenizer.vocabSize > cfg.vocab_size) {
       throw new UnsealError('ERR_FORMAT', `${folder.label}: the tokenizer has ${backend.tokenizer.vocabSize} tokens but config.json's vocab_size is ${cfg.vocab_size}; the tokenizer files do not belong to this model`);
     }
   } catch (e) {
-    backend.tokenizer?.dispose();
-    backend.free();
+    for (const st of files) st.free();
+    backend?.tokenizer?.dispose();
+    backend?.free();
     throw e;
   }
   return new HookedGPT2(backend);

@@ -98,7 +98,7 @@ class TreeBackend {
     const err = new ErrorSlot();
     try {
       this.ptr = C.usw_model_new(module._handle, err.ptr);
-      if (!this.ptr) err.check(heap().i32[err.ptr >> 2] || 2, 'HookedModel: ');
+      if (!this.ptr) err.check(heap().i32[err.ptr >>> 2] || 2, 'HookedModel: ');
       C.usw_model_set_pool(this.ptr, pool); // compute threads: see threads.js
     } finally {
       err.free();
@@ -262,12 +262,12 @@ export class HookedModel {
     const dout = malloc(4 * n || 4, 'the output gradient');
     const gradDesc = malloc(TENSOR_BYTES, 'a tensor descriptor');
     try {
-      heap().f32.set(data, dout >> 2);
+      heap().f32.set(data, dout >>> 2);
       this._withGradHooks(hooks, (handle, errPtr) => C.usw_model_backward(backend.ptr, dout, gradDesc, handle, errPtr));
       const g = readTensorDesc(gradDesc);
       if (!g.data) return { inputGrad: null };
       const m = g.shape.reduce((a, b) => a * b, 1);
-      return { inputGrad: new Tensor(heap().f32.slice(g.data >> 2, (g.data >> 2) + m), g.shape) };
+      return { inputGrad: new Tensor(heap().f32.slice(g.data >>> 2, (g.data >>> 2) + m), g.shape) };
     } finally {
       C.usw_free(dout);
       C.usw_free(gradDesc);
@@ -282,7 +282,7 @@ export class HookedModel {
       m._params().forEach((p, i) => {
         const n = p.shape.reduce((a, b) => a * b, 1);
         const g = C.usw_module_param_grad(m._handle, i);
-        out[prefix + p.name] = new Tensor(g ? heap().f32.slice(g >> 2, (g >> 2) + n) : new Float32Array(n), p.shape);
+        out[prefix + p.name] = new Tensor(g ? heap().f32.slice(g >>> 2, (g >>> 2) + n) : new Float32Array(n), p.shape);
       });
       for (const [name, c] of m.namedChildren) walk(c, `${prefix}${name}.`);
     };
@@ -318,7 +318,7 @@ export class HookedModel {
       session.throwIfFailed(status, this.#err);
       const out = readTensorDesc(outDesc);
       const n = out.shape.reduce((a, b) => a * b, 1);
-      const data = heap().f32.slice(out.data >> 2, (out.data >> 2) + n);
+      const data = heap().f32.slice(out.data >>> 2, (out.data >>> 2) + n);
       return new Tensor(data, out.shape);
     } finally {
       session.close();

@@ -126,7 +126,7 @@ export type NameFilter = string | string[] | RegExp | ((name: string) => boolean
 export class HookedModel {
   constructor(module: Module);
   /** A GPT-2-family model from HuggingFace files: a folder (Node), a base URL, or a map of file name to bytes/Blob/File. */
-  static fromPretrained(src: ModelSource, options?: { onProgress?: (p: ProgressEvent) => void; signal?: AbortSignal; dtype?: 'float32' }): Promise<HookedGPT2>;
+  static fromPretrained(src: ModelSource, options?: { onProgress?: (p: ProgressEvent) => void; signal?: AbortSignal; dtype?: 'float32' | 'f32' | 'float16' | 'f16' }): Promise<HookedGPT2>;
   /** Every activation (or those matching `names`: a name, alias, glob, list, RegExp or function). */
   runWithCache(input: TensorLike | string | string[] | number[] | number[][], options?: { names?: NameFilter; hooks?: Hook[]; shape?: number[] }): RunWithCacheResult;
   /** The wrapped module. */
@@ -165,9 +165,12 @@ export class PretrainedModule {
   readonly className: string;
   readonly children: PretrainedModule[];
   readonly namedChildren: [string, PretrainedModule][];
-  readonly weight: Tensor | undefined;
-  readonly bias: Tensor | null;
-  namedParameters(prefix?: string): [string, Tensor][];
+  /** A copy (unpacked on demand); assigning a Tensor or Float32Array of the same shape writes it into the model. */
+  get weight(): Tensor | undefined;
+  set weight(value: Tensor | Float32Array);
+  get bias(): Tensor | null;
+  set bias(value: Tensor | Float32Array);
+  namedParameters(prefix?: string, filter?: (name: string) => boolean): [string, Tensor][];
   toString(): string;
 }
 

@@ -22,7 +22,7 @@ export function parseIndex(str) {
   let idx = 0;
   try {
     idx = C.usw_index_parse(sp, bytes.length, err.ptr);
-    if (!idx) err.check(heap().i32[err.ptr >> 2] || 5);
+    if (!idx) err.check(heap().i32[err.ptr >>> 2] || 5);
     const items = [];
     const n = C.usw_index_count(idx);
     for (let i = 0; i < n; i++) {

@@ -150,7 +150,7 @@ export class Module {
     for (let i = 0; i < n; i++) {
       const desc = C.usw_module_param(h, i);
       const { shape, data } = readTensorDesc(desc);
-      out.push({ name: readCString(heap().i32[(desc + 76) >> 2]), ptr: data, shape });
+      out.push({ name: readCString(heap().i32[(desc + 76) >>> 2]), ptr: data, shape });
     }
     return out;
   }
@@ -164,7 +164,7 @@ export class Module {
     if (t.data.length !== n || (value instanceof Tensor && t.shape.join() !== p.shape.join())) {
       throw new UnsealError('ERR_SHAPE', `${where}: expected shape [${p.shape.join(', ')}], got [${t.shape.join(', ')}]`);
     }
-    heap().f32.set(t.data instanceof Float32Array ? t.data : Float32Array.from(t.data), p.ptr >> 2);
+    heap().f32.set(t.data instanceof Float32Array ? t.data : Float32Array.from(t.data), p.ptr >>> 2);
     C.usw_module_params_changed(this._handle);
   }
 
@@ -173,7 +173,7 @@ export class Module {
     const p = this._params().find((q) => q.name === name);
     if (!p) return undefined;
     const n = p.shape.reduce((a, b) => a * b, 1);
-    return new Tensor(heap().f32.slice(p.ptr >> 2, (p.ptr >> 2) + n), p.shape);
+    return new Tensor(heap().f32.slice(p.ptr >>> 2, (p.ptr >>> 2) + n), p.shape);
   }
 
   /** @internal Marks this module's parameters as written (cached packs are rebuilt). */
@@ -191,7 +191,7 @@ export class Module {
 export function namedParameters(m, prefix = '') {
   const out = m._params().map((p) => {
     const n = p.shape.reduce((a, b) => a * b, 1);
-    return [prefix + p.name, new Tensor(heap().f32.slice(p.ptr >> 2, (p.ptr >> 2) + n), p.shape)];
+    return [prefix + p.name, new Tensor(heap().f32.slice(p.ptr >>> 2, (p.ptr >>> 2) + n), p.shape)];
   });
   for (const [name, c] of m.namedChildren) out.push(...namedParameters(c, `${prefix}${name}.`));
   return out;

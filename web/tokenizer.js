@@ -49,7 +49,7 @@ export class Tokenizer {
         const b = bytes(tokenizerJson);
         ptrs.push(toWasm(b, 'tokenizer.json'));
         ptr = C.usw_bpe_from_tokenizer_json(ptrs[0], b.length, err.ptr);
-        if (!ptr) err.check(heap().i32[err.ptr >> 2] || 5, `${where}: `);
+        if (!ptr) err.check(heap().i32[err.ptr >>> 2] || 5, `${where}: `);
         try {
           const parsed = JSON.parse(typeof tokenizerJson === 'string' ? tokenizerJson : decoder.decode(tokenizerJson));
           for (const t of parsed.added_tokens ?? []) if (Number.isInteger(t.id) && typeof t.content === 'string') added.set(t.id, t.content);
@@ -61,7 +61,7 @@ export class Tokenizer {
         const m = bytes(mergesTxt);
         ptrs.push(toWasm(v, 'vocab.json'), toWasm(m, 'merges.txt'));
         ptr = C.usw_bpe_from_vocab_merges(ptrs[0], v.length, ptrs[1], m.length, err.ptr);
-        if (!ptr) err.check(heap().i32[err.ptr >> 2] || 5, `${where}: `);
+        if (!ptr) err.check(heap().i32[err.ptr >>> 2] || 5, `${where}: `);
       }
       return new Tokenizer(ptr, added);
     } finally {
@@ -98,9 +98,9 @@ export class Tokenizer {
     try {
       err.check(C.usw_bpe_encode(this.#p(), inPtr, bytes.length, outs, outs + 4, err.ptr), 'tokenizer.encode: ');
       const m = heap().i32;
-      const idsPtr = m[outs >> 2];
-      const n = m[(outs >> 2) + 1];
-      const ids = Array.from(m.subarray(idsPtr >> 2, (idsPtr >> 2) + n));
+      const idsPtr = m[outs >>> 2];
+      const n = m[(outs >>> 2) + 1];
+      const ids = Array.from(m.subarray(idsPtr >>> 2, (idsPtr >>> 2) + n));
       C.usw_free(idsPtr);
       return ids;
     } finally {
@@ -127,8 +127,8 @@ export class Tokenizer {
     try {
       err.check(C.usw_bpe_decode(this.#p(), inPtr, arr.length, outs, outs + 4, err.ptr), 'tokenizer.decode: ');
       const m = heap();
-      const p = m.i32[outs >> 2];
-      const n = m.i32[(outs >> 2) + 1];
+      const p = m.i32[outs >>> 2] >>> 0;
+      const n = m.i32[(outs >>> 2) + 1];
       const out = m.u8.slice(p, p + n);
       C.usw_free(p);
       return out;

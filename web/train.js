@@ -2,6 +2,11 @@
 // torch.optim.AdamW), global gradient-norm clipping, linear warmup then a
 // cosine schedule, on the cross-entropy of next-token prediction. The
 // arithmetic is C (src/train/adamw.c); this file keeps the state and the loop.
+//
+// A loaded model holds its matmul weights only packed for the GEMM; the
+// optimizer updates a plain f32 copy of every parameter, which a Trainer
+// makes when it is created and frees again at dispose() (the packs then hold
+// the trained values; with dtype 'f16', rounded).
 
 import { UnsealError } from './errors.js';
 import { C, heap, malloc } from './wasm.js';
@@ -25,6 +30,7 @@ export class Trainer {
     }
     this.model = model;
     this.options = { lr, minLr, warmup, steps, betas, eps, weightDecay, clip };
+    model._backend.setPlainWeights(true);
     this.step = 0; // optimizer steps taken
     this.#n = C.usw_gpt2_num_param_floats(model._backend._ptr());
     this.#mState = malloc(4 * this.#n, 'AdamW state');
@@ -46,6 +52,7 @@ export class Trainer {
   trainStep(ids, targets = ids) {
     if (!this.#mState) throw new UnsealError('ERR_DISPOSED', 'this Trainer has been disposed');
     const { model } = this;
+    model._backend.setPlainWeights(true); // (again, if another Trainer's dispose dropped it)
     model.zeroGrad();
     model.forward(ids, { grad: true });
     const { loss } = model.backward({ loss: 'cross_entropy', targets });
@@ -62,11 +69,13 @@ export class Trainer {
     return this.model.loss(ids, { targets }).loss;
   }
 
+  /** Frees the optimizer's state and the model's plain copy of its weights (the model keeps the trained values). */
   dispose() {
     if (!this.#mState) return;
     C.usw_free(this.#mState);
     C.usw_free(this.#vState);
     this.#mState = 0;
     this.#vState = 0;
+    if (!this.model.disposed) this.model._backend.setPlainWeights(false);
   }
 }

@@ -123,6 +123,7 @@ const decoder = new TextDecoder();
 /** The NUL-terminated UTF-8 string at ptr. */
 export function readCString(ptr) {
   if (!ptr) return null;
+  ptr >>>= 0; // addresses from 2 GiB up arrive as negative int32s
   const { u8: m } = heap();
   let end = ptr;
   while (m[end] !== 0) end++;
@@ -130,11 +131,15 @@ export function readCString(ptr) {
   return decoder.decode(m.slice(ptr, end));
 }
 
-/** malloc that throws ERR_OOM instead of returning 0. */
+/**
+ * malloc that throws ERR_OOM instead of returning 0. The address is unsigned
+ * (wasm returns it as an int32, negative from 2 GiB up); index typed arrays
+ * with `ptr >>> 2`, never `>> 2`, for the same reason.
+ */
 export function malloc(bytes, what = 'a buffer') {
   const p = C.usw_malloc(bytes);
   if (!p) throw new UnsealError('ERR_OOM', `out of wasm memory allocating ${bytes} bytes for ${what}`);
-  return p;
+  return p >>> 0;
 }
 
 export const DTYPES = ['F32', 'F16', 'BF16', 'I32', 'I64'];
@@ -148,7 +153,7 @@ export const MAX_DIMS = 8;
 /** Reads a us_tensor descriptor at ptr. */
 export function readTensorDesc(ptr) {
   const { i32: m } = heap();
-  const b = ptr >> 2;
+  const b = ptr >>> 2;
   const ndim = m[b + 1];
   const shape = [];
   for (let d = 0; d < ndim; d++) shape.push(m[b + 2 + d]);
@@ -158,7 +163,7 @@ export function readTensorDesc(ptr) {
 /** Writes a contiguous us_tensor descriptor at ptr. */
 export function writeTensorDesc(ptr, dtype, shape, dataPtr) {
   const { i32: m } = heap();
-  for (let d = 0; d < shape.length; d++) m[(ptr >> 2) + 2 + d] = shape[d];
+  for (let d = 0; d < shape.length; d++) m[(ptr >>> 2) + 2 + d] = shape[d];
   C.usw_tensor_set(ptr, dtype, shape.length, dataPtr);
 }
 

@@ -358,8 +358,10 @@ static us_status us_st_check_table(const us_safetensors *st, us_error *err) {
 }
 
 /* The parser behind both entry points: buf holds `avail` bytes of a file of
- * `len` bytes (avail == len for a whole file; at least the header otherwise). */
-static us_status parse_impl(const uint8_t *buf, size_t avail, size_t len, us_safetensors *st, us_error *err);
+ * `len` bytes (avail == len for a whole file; at least the header otherwise).
+ * len is 64-bit: a file read piece by piece may be larger than the address
+ * space (GPT-2 XL's single 6.4 GB file in wasm32). */
+static us_status parse_impl(const uint8_t *buf, size_t avail, uint64_t len, us_safetensors *st, us_error *err);
 
 us_status us_safetensors_parse(const uint8_t *buf, size_t len, us_safetensors *st, us_error *err) {
     return parse_impl(buf, len, len, st, err);
@@ -367,12 +369,11 @@ us_status us_safetensors_parse(const uint8_t *buf, size_t len, us_safetensors *s
 
 us_status us_safetensors_parse_header(const uint8_t *buf, size_t avail, uint64_t file_len, us_safetensors *st,
                                       us_error *err) {
-    if (file_len > SIZE_MAX) return us_fail(err, US_ERR_FORMAT, "file of %llu bytes is too large", (us_ull)file_len);
     if (avail > file_len) avail = (size_t)file_len;
-    return parse_impl(buf, avail, (size_t)file_len, st, err);
+    return parse_impl(buf, avail, file_len, st, err);
 }
 
-static us_status parse_impl(const uint8_t *buf, size_t avail, size_t len, us_safetensors *st, us_error *err) {
+static us_status parse_impl(const uint8_t *buf, size_t avail, uint64_t len, us_safetensors *st, us_error *err) {
     if (!st) return us_fail(err, US_ERR_INVALID_ARG, "us_safetensors_parse: st is NULL");
     memset(st, 0, sizeof *st);
     if (!buf && avail) return us_fail(err, US_ERR_INVALID_ARG, "us_safetensors_parse: buf is NULL");
@@ -380,7 +381,7 @@ static us_status parse_impl(const uint8_t *buf, size_t avail, size_t len, us_saf
         return us_fail(err, US_ERR_INVALID_ARG, "safetensors header: give at least the first 8 bytes");
     if (len < 8)
         return us_fail(err, US_ERR_FORMAT,
-                       "file is %zu bytes, shorter than the 8-byte header length prefix", len);
+                       "file is %llu bytes, shorter than the 8-byte header length prefix", (us_ull)len);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | buf[i];
     if (n > US_ST_MAX_HEADER)
@@ -431,7 +432,7 @@ static us_status parse_impl(const uint8_t *buf, size_t avail, size_t len, us_saf
 
     st->header_len = n;
     st->data = avail == len ? buf + 8 + hlen : NULL; /* NULL: only the header was given */
-    st->data_len = (uint64_t)(len - 8 - hlen);
+    st->data_len = len - 8 - hlen;
     if (root.n > INT32_MAX) {
         s = us_fail(err, US_ERR_FORMAT, "header lists %zu tensors, more than 2^31-1", root.n);
         goto fail;

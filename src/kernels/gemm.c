@@ -81,6 +81,8 @@ struct us_gemm_weights {
     size_t n_special;
     uint32_t *special_at;
     uint16_t *special_half;
+    int unsplit; /* f16: written since the side list was made (all halves in the
+                    panels, none in the side list): see us_gemm_weights_finish */
 };
 
 /* An uninitialised pack for W [N, K] with elements of elem bytes (4: f32,
@@ -102,6 +104,7 @@ static us_gemm_weights *pack_alloc_elem(int32_t N, int32_t K, size_t elem) {
     w->n_special = 0;
     w->special_at = NULL;
     w->special_half = NULL;
+    w->unsplit = 0;
     const uintptr_t start = (uintptr_t)(mem + header);
     void *data = mem + header + ((64u - (start & 63u)) & 63u);
     w->data = elem == sizeof(float) ? (float *)data : NULL;
@@ -256,6 +259,159 @@ void us_gemm_weights_unpack(const us_gemm_weights *w, float *W, int32_t ldw) {
     for (size_t i = 0; i < w->n_special; i++) { /* f16: the side list's halves */
         const size_t at = w->special_at[i], p = at / (K * nr), k = at / nr % K, j = at % nr;
         W[(p * nr + j) * (size_t)ldw + k] = us_f16_to_f32(w->special_half[i]);
+    }
+}
+
+/* ------------------------------------------------ reading and writing packs
+ *
+ * W[n, k] sits at index ((n / NR) * K + k) * NR + n % NR of data or data16.
+ * An f16 pack's side list holds the halves whose panel slots are zero; reads
+ * overlay them. A write first puts them back into the panels (the pack is
+ * then "unsplit") so that no stale entry can outlive the value it stood for;
+ * us_gemm_weights_finish makes the side list again. */
+
+static size_t pack_at(const us_gemm_weights *w, size_t n, size_t k) {
+    return ((n / US_GEMM_NR) * (size_t)w->k + k) * US_GEMM_NR + n % US_GEMM_NR;
+}
+
+us_gemm_weights *us_gemm_weights_new_zero(int32_t N, int32_t K, int f16) {
+    us_gemm_weights *w = pack_alloc_elem(N, K, f16 ? sizeof(uint16_t) : sizeof(float));
+    if (w == NULL) return NULL;
+    const size_t count = (size_t)w->panels * US_GEMM_NR * (size_t)K;
+    if (f16) memset(w->data16, 0, count * sizeof(uint16_t));
+    else memset(w->data, 0, count * sizeof(float));
+    return w;
+}
+
+/* The side list's halves back into the panels; the pack becomes unsplit. */
+static void merge_specials(us_gemm_weights *w) {
+    if (w->data16 == NULL) return;
+    for (size_t i = 0; i < w->n_special; i++) w->data16[w->special_at[i]] = w->special_half[i];
+    free(w->special_at);
+    w->special_at = NULL;
+    w->special_half = NULL;
+    w->n_special = 0;
+    w->unsplit = 1;
+}
+
+int us_gemm_weights_finish(us_gemm_weights *w) {
+    if (w->data16 == NULL || !w->unsplit) return 0;
+    if (split_specials(w) != 0) return -1;
+    w->unsplit = 0;
+    return 0;
+}
+
+/* Overlays the side list's halves that fall in rows [n0, n0 + rows) and
+ * columns [k0, k0 + cols) of W, at dst[(n - n0) * sn + (k - k0) * sk]. */
+static void overlay_specials(const us_gemm_weights *w, size_t n0, size_t rows, size_t k0, size_t cols, float *dst,
+                             size_t sn, size_t sk) {
+    if (w->n_special == 0 || rows == 0 || cols == 0) return;
+    const size_t nr = US_GEMM_NR, K = (size_t)w->k;
+    const size_t first = n0 / nr * K * nr, last = ((n0 + rows - 1) / nr + 1) * K * nr;
+    size_t lo = 0, hi = w->n_special; /* the first entry at or after `first` */
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (w->special_at[mid] < first) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo; i < w->n_special && w->special_at[i] < last; i++) {
+        const size_t at = w->special_at[i], k = at / nr % K, n = at / (K * nr) * nr + at % nr;
+        if (n >= n0 && n < n0 + rows && k >= k0 && k < k0 + cols)
+            dst[(n - n0) * sn + (k - k0) * sk] = us_f16_to_f32(w->special_half[i]);
+    }
+}
+
+void us_gemm_weights_read(const us_gemm_weights *w, int32_t n0, int32_t rows, int32_t k0, int32_t cols,
+                          float *dst, int32_t ldd) {
+    const size_t nr = US_GEMM_NR;
+    for (size_t r = 0; r < (size_t)rows; r++) {
+        const size_t at = pack_at(w, (size_t)n0 + r, (size_t)k0);
+        float *d = dst + r * (size_t)ldd;
+        if (w->data16 != NULL)
+            for (size_t c = 0; c < (size_t)cols; c++) d[c] = us_f16_to_f32(w->data16[at + c * nr]);
+        else
+            for (size_t c = 0; c < (size_t)cols; c++) d[c] = w->data[at + c * nr];
+    }
+    overlay_specials(w, (size_t)n0, (size_t)rows, (size_t)k0, (size_t)cols, dst, (size_t)ldd, 1);
+}
+
+void us_gemm_weights_read_t(const us_gemm_weights *w, int32_t k0, int32_t rows, int32_t n0, int32_t cols,
+                            float *dst, int32_t ldd) {
+    const size_t nr = US_GEMM_NR;
+    for (size_t r = 0; r < (size_t)rows; r++) {
+        float *d = dst + r * (size_t)ldd;
+        size_t c = 0;
+        while (c < (size_t)cols) { /* the columns of one panel at a time: NR contiguous slots */
+            const size_t n = (size_t)n0 + c, j0 = n % nr;
+            const size_t len = nr - j0 < (size_t)cols - c ? nr - j0 : (size_t)cols - c;
+            const size_t at = pack_at(w, n, (size_t)k0 + r);
+            if (w->data16 != NULL)
+                for (size_t j = 0; j < len; j++) d[c + j] = us_f16_to_f32(w->data16[at + j]);
+            else
+                memcpy(d + c, w->data + at, len * sizeof(float));
+            c += len;
+        }
+    }
+    overlay_specials(w, (size_t)n0, (size_t)cols, (size_t)k0, (size_t)rows, dst, 1, (size_t)ldd);
+}
+
+/* Halves of n floats, the fastest way this build has (bit for bit the same). */
+static void to_halves(size_t n, const float *x, uint16_t *y) {
+#if defined(US_GEMM_HAVE_WASMSIMD)
+    us_f32_f16_vcvt__wasmsimd(n, x, y);
+#else
+    us_f32_f16_vcvt__scalar(n, x, y);
+#endif
+}
+
+#define US_GEMM_HALF_BLOCK 1024 /* halves converted at a time, on the stack */
+
+void us_gemm_weights_write(us_gemm_weights *w, int32_t n0, int32_t rows, int32_t k0, int32_t cols,
+                           const float *src, int32_t lds) {
+    const size_t nr = US_GEMM_NR;
+    merge_specials(w);
+    for (size_t r = 0; r < (size_t)rows; r++) {
+        const size_t at = pack_at(w, (size_t)n0 + r, (size_t)k0);
+        const float *s = src + r * (size_t)lds;
+        if (w->data16 != NULL) {
+            uint16_t h[US_GEMM_HALF_BLOCK];
+            for (size_t c0 = 0; c0 < (size_t)cols; c0 += US_GEMM_HALF_BLOCK) {
+                const size_t len = (size_t)cols - c0 < US_GEMM_HALF_BLOCK ? (size_t)cols - c0 : US_GEMM_HALF_BLOCK;
+                to_halves(len, s + c0, h);
+                for (size_t c = 0; c < len; c++) w->data16[at + (c0 + c) * nr] = h[c];
+            }
+        } else {
+            for (size_t c = 0; c < (size_t)cols; c++) w->data[at + c * nr] = s[c];
+        }
+    }
+}
+
+void us_gemm_weights_write_t(us_gemm_weights *w, int32_t k0, int32_t rows, int32_t n0, int32_t cols,
+                             const float *src, int32_t lds) {
+    const size_t nr = US_GEMM_NR;
+    merge_specials(w);
+    uint16_t h[US_GEMM_HALF_BLOCK];
+    for (size_t r = 0; r < (size_t)rows; r++) {
+        const float *s = src + r * (size_t)lds;
+        size_t c = 0, h0 = 0; /* h holds the halves of s[h0 ..] */
+        while (c < (size_t)cols) { /* the columns of one panel at a time: NR contiguous slots */
+            const size_t n = (size_t)n0 + c, j0 = n % nr;
+            const size_t len = nr - j0 < (size_t)cols - c ? nr - j0 : (size_t)cols - c;
+            const size_t at = pack_at(w, n, (size_t)k0 + r);
+            if (w->data16 != NULL) {
+                if (c == 0 || c + len > h0 + US_GEMM_HALF_BLOCK) { /* the next block of halves */
+                    h0 = c;
+                    to_halves((size_t)cols - c < US_GEMM_HALF_BLOCK ? (size_t)cols - c : US_GEMM_HALF_BLOCK, s + c, h);
+                }
+                for (size_t j = 0; j < len; j++) w->data16[at + j] = h[c - h0 + j];
+            } else if (len == US_GEMM_NR) { /* a whole panel row: a fixed-size copy */
+                float *d = w->data + at;
+                for (size_t j = 0; j < US_GEMM_NR; j++) d[j] = s[c + j];
+            } else {
+                memcpy(w->data + at, s + c, len * sizeof(float));
+            }
+            c += len;
+        }
     }
 }
 

@@ -118,6 +118,36 @@ size_t us_gemm_weights_bytes(const us_gemm_weights *w);
  * halves widened to f32. */
 void us_gemm_weights_unpack(const us_gemm_weights *w, float *W, int32_t ldw);
 
+/* Reading and writing parts of a pack in place, so that a pack can be the
+ * only copy of a weight: filled from a file in pieces, read back on demand,
+ * edited. Rectangles are given in W's [N, K] layout (rows n, columns k) or,
+ * for the _t variants, in Wᵀ's [K, N] layout (HF's Conv1D weight: rows k,
+ * columns n). Values written to an f16 pack are rounded as at packing; values
+ * read are those the products use (us_gemm_weights_unpack's). Bounds are the
+ * caller's to respect (0 <= n0, n0 + rows <= N, and so on).
+ *   read:  dst[r * ldd + c] = W[n0 + r, k0 + c]     (r < rows, c < cols)
+ *   write: W[n0 + r, k0 + c] = src[r * lds + c]
+ *   _t:    the same with W[n0 + c, k0 + r], rows over k. */
+void us_gemm_weights_read(const us_gemm_weights *w, int32_t n0, int32_t rows, int32_t k0, int32_t cols,
+                          float *dst, int32_t ldd);
+void us_gemm_weights_read_t(const us_gemm_weights *w, int32_t k0, int32_t rows, int32_t n0, int32_t cols,
+                            float *dst, int32_t ldd);
+void us_gemm_weights_write(us_gemm_weights *w, int32_t n0, int32_t rows, int32_t k0, int32_t cols,
+                           const float *src, int32_t lds);
+void us_gemm_weights_write_t(us_gemm_weights *w, int32_t k0, int32_t rows, int32_t n0, int32_t cols,
+                             const float *src, int32_t lds);
+
+/* An owned pack of W = 0 [N, K], f16 when f16 != 0, to fill with the writes
+ * above; NULL on OOM or when N or K is negative. */
+us_gemm_weights *us_gemm_weights_new_zero(int32_t N, int32_t K, int f16);
+
+/* After writes to an f16 pack, and before us_gemm_f32 uses it again: rebuilds
+ * the side list of the halves its 1-row kernel must not meet (see "F16
+ * panels"; a write puts every half back into the panels). Cheap when nothing
+ * was written since; a no-op for f32 packs. Returns 0, or -1 on OOM (then the
+ * pack must not be multiplied with; calling again may succeed). */
+int us_gemm_weights_finish(us_gemm_weights *w);
+
 /* The exact scalar conversions the f16 packs use: f32 -> f16 rounds to
  * nearest, ties to even (NaN stays NaN, quiet); f16 -> f32 is exact for every
  * half. Defined in src/core/tensor.c and declared publicly in unseal.h; the
@@ -201,9 +231,12 @@ void us_f32_f16w_gemm_ukernel_4x8__scalar(size_t mr, size_t nc, size_t kc, const
 
 /* y[i] = the exact f32 of half x[i], i < n (reference, and SIMD128 below). */
 void us_f16_f32_vcvt__scalar(size_t n, const uint16_t *x, float *y);
+/* y[i] = us_f32_to_f16(x[i]), i < n (reference, and SIMD128 below, bit for bit). */
+void us_f32_f16_vcvt__scalar(size_t n, const float *x, uint16_t *y);
 
 #if defined(US_GEMM_HAVE_WASMSIMD)
 void us_f16_f32_vcvt__wasmsimd(size_t n, const uint16_t *x, float *y);
+void us_f32_f16_vcvt__wasmsimd(size_t n, const float *x, uint16_t *y);
 /* mr == 1, with two conditions (see f32_f16w_gemm__wasmsimd.c): the panel
  * holds no inf or NaN (f16 packs keep those in their side list), and a is the
  * row of A times 2^112 (0x1p112f), with |A| < 2^16 for every finite A. Also

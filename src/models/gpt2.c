@@ -5,10 +5,19 @@
  * the KV cache (0 without one), S = P + T key positions, C = n_embd,
  * H = n_head, hs = C / H, F = n_inner (4 C), V = vocab_size, L = n_layer.
  *
- * Parameters live in one allocation in HF's layout (Conv1D weights [nx, nf]);
- * the matmul weights are also kept packed for the GEMM kernels, re-packed
- * lazily after us_gpt2_params_changed. A forward asks the hook about every
- * point once, at its start, into a bitmap, and reports only watched points.
+ * Parameters are in HF's layout (Conv1D weights [nx, nf]), and the matmul
+ * weights (the Conv1Ds and wte, the tied lm_head) are packed for the GEMM
+ * kernels. Two ways to hold them:
+ *   packed (us_gpt2_new_packed, what loading from files uses): the packs are
+ *     the only copy of the matmul weights, written and read in place
+ *     (us_gpt2_param_write / _read); the embedding reads wte's rows out of
+ *     its pack; the other parameters sit in one small allocation;
+ *   plain (us_gpt2_new, and training): every parameter in one allocation in
+ *     HF's layout, the packs a cache re-made lazily after
+ *     us_gpt2_params_changed.
+ * us_gpt2_set_plain_weights moves between the two. A forward asks the hook
+ * about every point once, at its start, into a bitmap, and reports only
+ * watched points.
  * Every activation is still computed in full here; the bitmap is what lets a
  * fused attention skip materialising unwatched q/k/v/scores/pattern/z. */
 #include <math.h>
@@ -71,9 +80,15 @@ typedef struct layer_packs {
 struct us_gpt2 {
     us_gpt2_config cfg;
     int32_t n_params;
-    us_tensor *params; /* [n_params], data into `storage`, names owned */
-    float *storage;    /* one allocation for every parameter */
-    size_t n_storage;  /* floats in storage */
+    us_tensor *params; /* [n_params], data into `storage` (NULL for a packed
+                          model's matmul weights), names owned */
+    size_t *offset;    /* [n_params]: floats from the start of the plain layout */
+    float *storage;    /* plain: every parameter, in the plain layout; packed:
+                          the parameters that are not packed, in order */
+    size_t n_storage;  /* floats in the plain layout (gradients use it too) */
+    size_t n_unpacked; /* floats of the parameters that are never packed */
+    int plain;         /* 1: storage holds every parameter (see the top) */
+    int packs_dirty;   /* packed f16 weights written since us_gemm_weights_finish */
     int32_t n_points;
     char **point_names; /* [n_points], owned */
     layer_packs *packs; /* [L] */
@@ -115,16 +130,108 @@ struct us_gpt2_grad {
 const us_gpt2_config *us_gpt2_config_of(const us_gpt2 *m) { return &m->cfg; }
 int32_t us_gpt2_num_params(const us_gpt2 *m) { return m->n_params; }
 us_tensor *us_gpt2_param(us_gpt2 *m, int32_t i) { return (i >= 0 && i < m->n_params) ? &m->params[i] : NULL; }
-void us_gpt2_params_changed(us_gpt2 *m) { m->packs_valid = 0; }
+void us_gpt2_params_changed(us_gpt2 *m) {
+    if (m->plain) m->packs_valid = 0; /* packed: writes go through us_gpt2_param_write */
+}
+
+/* The pack slot of parameter i (wte, for the tied lm_head, and the Conv1D
+ * weights), or NULL for the parameters used as they are. */
+static us_gemm_weights **pack_slot(us_gpt2 *m, int32_t i) {
+    if (i == PARAM_WTE) return &m->wte_pack;
+    if (i < 2 || i >= PARAM_LN_F_W(m->cfg.n_layer)) return NULL;
+    layer_packs *p = &m->packs[(i - 2) / LP_COUNT];
+    switch ((i - 2) % LP_COUNT) {
+    case LP_C_ATTN_W: return &p->c_attn;
+    case LP_ATTN_C_PROJ_W: return &p->attn_c_proj;
+    case LP_C_FC_W: return &p->c_fc;
+    case LP_MLP_C_PROJ_W: return &p->mlp_c_proj;
+    default: return NULL;
+    }
+}
+static int is_packed_param(const us_gpt2 *m, int32_t i) { return pack_slot((us_gpt2 *)m, i) != NULL; }
+
+/* A pack of parameter i in m->pack_dtype: from its values in HF's layout
+ * (`plain`: wte [V, C] is W [N, K]; a Conv1D [nx, nf] is Wᵀ), or zeros when
+ * plain is NULL. NULL on OOM. */
+static us_gemm_weights *make_pack(const us_gpt2 *m, int32_t i, const float *plain) {
+    const int32_t rows = m->params[i].shape[0], cols = m->params[i].shape[1];
+    const int half = m->pack_dtype == US_F16;
+    if (i == PARAM_WTE) {
+        if (!plain) return us_gemm_weights_new_zero(rows, cols, half);
+        return half ? us_gemm_weights_new_f16(plain, rows, cols) : us_gemm_weights_new(plain, rows, cols);
+    }
+    if (!plain) return us_gemm_weights_new_zero(cols, rows, half);
+    return half ? us_gemm_weights_new_kn_f16(plain, cols, rows, cols) : us_gemm_weights_new_kn(plain, cols, rows, cols);
+}
+
+/* Elements [first, first + n) of parameter i in HF's layout, in its pack w:
+ * copied into dst (src NULL) or written from src (dst NULL). */
+static void pack_flat(us_gemm_weights *w, int32_t i, int32_t cols, int64_t first, int64_t n, float *dst,
+                      const float *src) {
+    const int kn = i != PARAM_WTE; /* Conv1D: HF's rows are the pack's k */
+    while (n > 0) {
+        const int32_t r = (int32_t)(first / cols), c = (int32_t)(first % cols);
+        int32_t rows = 1, len = (int32_t)(n < cols - c ? n : cols - c);
+        if (c == 0 && n >= cols) { /* whole rows at once */
+            rows = (int32_t)(n / cols);
+            len = cols;
+        }
+        if (dst) {
+            if (kn) us_gemm_weights_read_t(w, r, rows, c, len, dst, len);
+            else us_gemm_weights_read(w, r, rows, c, len, dst, len);
+            dst += (int64_t)rows * len;
+        } else {
+            if (kn) us_gemm_weights_write_t(w, r, rows, c, len, src, len);
+            else us_gemm_weights_write(w, r, rows, c, len, src, len);
+            src += (int64_t)rows * len;
+        }
+        first += (int64_t)rows * len;
+        n -= (int64_t)rows * len;
+    }
+}
+
+/* Points every parameter's data at its place in storage (see the struct). */
+static void point_params(us_gpt2 *m) {
+    float *at = m->storage;
+    for (int32_t i = 0; i < m->n_params; i++) {
+        if (m->plain) {
+            m->params[i].data = m->storage + m->offset[i];
+        } else if (is_packed_param(m, i)) {
+            m->params[i].data = NULL;
+        } else {
+            m->params[i].data = at;
+            at += us_tensor_numel(&m->params[i]);
+        }
+    }
+}
 
 void us_gpt2_set_threadpool(us_gpt2 *m, us_threadpool *pool) { m->pool = pool; }
 
 us_status us_gpt2_set_weight_dtype(us_gpt2 *m, us_dtype dt, us_error *err) {
     if (dt != US_F32 && dt != US_F16)
         return us_fail(err, US_ERR_DTYPE, "GPT-2: matmul weights can be stored as F32 or F16, not %s", us_dtype_name(dt));
-    if (m->pack_dtype != dt) {
-        m->pack_dtype = dt;
+    if (m->pack_dtype == dt) return US_OK;
+    m->pack_dtype = dt;
+    if (m->plain) {
         m->packs_valid = 0;
+        return US_OK;
+    }
+    /* Packed: re-make each pack from its values, one weight at a time. */
+    for (int32_t i = 0; i < m->n_params; i++) {
+        us_gemm_weights **slot = pack_slot(m, i);
+        if (!slot) continue;
+        const int64_t n = us_tensor_numel(&m->params[i]);
+        float *tmp = malloc(sizeof(float) * (size_t)n);
+        us_gemm_weights *w = NULL;
+        if (tmp) {
+            pack_flat(*slot, i, m->params[i].shape[1], 0, n, tmp, NULL);
+            w = make_pack(m, i, tmp);
+            free(tmp);
+        }
+        if (!w) /* the weights converted so far stay converted; all stay usable */
+            return us_fail(err, US_ERR_OOM, "GPT-2: out of memory converting '%s' to %s", m->params[i].name, us_dtype_name(dt));
+        us_gemm_weights_free(*slot);
+        *slot = w;
     }
     return US_OK;
 }
@@ -155,6 +262,7 @@ void us_gpt2_free(us_gpt2 *m) {
     if (m->params)
         for (int32_t i = 0; i < m->n_params; i++) free((char *)m->params[i].name);
     free(m->params);
+    free(m->offset);
     if (m->point_names)
         for (int32_t i = 0; i < m->n_points; i++) free(m->point_names[i]);
     free(m->point_names);
@@ -174,7 +282,8 @@ static char *dup_printf(const char *a, const char *b, int32_t l) {
     return s;
 }
 
-us_gpt2 *us_gpt2_new(const us_gpt2_config *cfg_in, us_error *err) {
+/* A model with zeroed parameters, plain or packed (with packs of dtype). */
+static us_gpt2 *gpt2_create(const us_gpt2_config *cfg_in, int packed, us_dtype dtype, us_error *err) {
     if (!cfg_in) {
         us_fail(err, US_ERR_INVALID_ARG, "GPT-2: NULL config");
         return NULL;
@@ -202,7 +311,13 @@ us_gpt2 *us_gpt2_new(const us_gpt2_config *cfg_in, us_error *err) {
     const int64_t C = cfg.n_embd, F = cfg.n_inner, V = cfg.vocab_size, P = cfg.n_positions, L = cfg.n_layer;
     const int64_t per_layer = 2 * C + (C * 3 * C + 3 * C) + (C * C + C) + 2 * C + (C * F + F) + (F * C + C);
     const int64_t total = V * C + P * C + L * per_layer + 2 * C;
-    if (V * C > INT32_MAX || C * F > INT32_MAX || total > (int64_t)(SIZE_MAX / sizeof(float) / 2)) {
+    /* Bytes the weights take: a plain model holds every parameter as f32 and
+     * the matmul weights again, packed; a packed one the packs only (2 bytes
+     * a weight for F16) and the other parameters as f32. */
+    const int64_t matmul = V * C + L * (C * 3 * C + C * C + 2 * C * F);
+    const double bytes = packed ? (double)matmul * (dtype == US_F16 ? 2 : 4) + (double)(total - matmul) * 4
+                                : (double)total * 4 * 2;
+    if (V * C > INT32_MAX || C * F > INT32_MAX || bytes > (double)SIZE_MAX) {
         us_fail(err, US_ERR_OOM, "GPT-2: %lld parameters do not fit in this address space", (long long)total);
         return NULL;
     }
@@ -212,24 +327,28 @@ us_gpt2 *us_gpt2_new(const us_gpt2_config *cfg_in, us_error *err) {
     m->cfg = cfg;
     m->n_params = (int32_t)(2 + L * LP_COUNT + 2);
     m->params = calloc((size_t)m->n_params, sizeof *m->params);
-    m->storage = calloc((size_t)total, sizeof(float));
+    m->offset = calloc((size_t)m->n_params, sizeof *m->offset);
     m->n_storage = (size_t)total;
+    m->plain = !packed;
+    m->pack_dtype = dtype;
     m->packs = calloc((size_t)L, sizeof *m->packs);
     m->n_points = (int32_t)(GP_FIRST_BLOCK + L * BP_COUNT + 2);
     m->point_names = calloc((size_t)m->n_points, sizeof *m->point_names);
-    if (!m->params || !m->storage || !m->packs || !m->point_names) goto oom;
+    if (!m->params || !m->offset || !m->packs || !m->point_names) goto oom;
 
-    /* Carve the parameters from storage, in state-dict order. */
-    float *at = m->storage;
+    /* The parameters' names, shapes and places in the plain layout, in
+     * state-dict order. */
+    size_t at = 0;
     int32_t pi = 0;
 #define ADD(nm, nd, ...)                                                            \
     do {                                                                            \
         const int32_t shape_[] = {__VA_ARGS__};                                     \
+        m->offset[pi] = at;                                                         \
         us_tensor *t_ = &m->params[pi++];                                           \
-        *t_ = us_tensor_make(US_F32, at, nd, shape_);                               \
+        *t_ = us_tensor_make(US_F32, NULL, nd, shape_);                             \
         t_->name = nm;                                                              \
         if (!t_->name) goto oom;                                                    \
-        at += us_tensor_numel(t_);                                                  \
+        at += (size_t)us_tensor_numel(t_);                                          \
     } while (0)
     ADD(dup_printf("transformer.wte.weight", "", -1), 2, (int32_t)V, (int32_t)C);
     ADD(dup_printf("transformer.wpe.weight", "", -1), 2, (int32_t)P, (int32_t)C);
@@ -246,6 +365,18 @@ us_gpt2 *us_gpt2_new(const us_gpt2_config *cfg_in, us_error *err) {
     ADD(dup_printf("transformer.ln_f.weight", "", -1), 1, (int32_t)C);
     ADD(dup_printf("transformer.ln_f.bias", "", -1), 1, (int32_t)C);
 #undef ADD
+    for (int32_t i = 0; i < m->n_params; i++)
+        if (!is_packed_param(m, i)) m->n_unpacked += (size_t)us_tensor_numel(&m->params[i]);
+    m->storage = calloc(packed ? m->n_unpacked : m->n_storage, sizeof(float));
+    if (!m->storage) goto oom;
+    point_params(m);
+    if (packed) {
+        for (int32_t i = 0; i < m->n_params; i++) {
+            us_gemm_weights **slot = pack_slot(m, i);
+            if (slot && !(*slot = make_pack(m, i, NULL))) goto oom;
+        }
+        m->packs_valid = 1;
+    }
 
     /* Point names, in model.layers order. */
     const char *globals[GP_FIRST_BLOCK] = {"transformer", "transformer->wte", "transformer->wpe",
@@ -265,29 +396,129 @@ oom:
     return NULL;
 }
 
-/* (Re)packs every matmul weight from the HF-layout parameters. */
-static us_status ensure_packs(us_gpt2 *m, us_error *err) {
-    if (m->packs_valid) return US_OK;
-    free_packs(m);
-    const int32_t C = m->cfg.n_embd, F = m->cfg.n_inner;
-    const int half = m->pack_dtype == US_F16;
-    us_gemm_weights *(*kn)(const float *, int32_t, int32_t, int32_t) = half ? us_gemm_weights_new_kn_f16 : us_gemm_weights_new_kn;
-    for (int32_t l = 0; l < m->cfg.n_layer; l++) {
-        layer_packs *p = &m->packs[l];
-        p->c_attn = kn(m->params[PARAM_LAYER(l, LP_C_ATTN_W)].data, 3 * C, C, 3 * C);
-        p->attn_c_proj = kn(m->params[PARAM_LAYER(l, LP_ATTN_C_PROJ_W)].data, C, C, C);
-        p->c_fc = kn(m->params[PARAM_LAYER(l, LP_C_FC_W)].data, F, C, F);
-        p->mlp_c_proj = kn(m->params[PARAM_LAYER(l, LP_MLP_C_PROJ_W)].data, C, F, C);
-        if (!p->c_attn || !p->attn_c_proj || !p->c_fc || !p->mlp_c_proj) goto oom;
+us_gpt2 *us_gpt2_new(const us_gpt2_config *cfg, us_error *err) { return gpt2_create(cfg, 0, US_F32, err); }
+
+us_gpt2 *us_gpt2_new_packed(const us_gpt2_config *cfg, us_dtype weight_dtype, us_error *err) {
+    if (weight_dtype != US_F32 && weight_dtype != US_F16) {
+        us_fail(err, US_ERR_DTYPE, "GPT-2: matmul weights can be stored as F32 or F16, not %s", us_dtype_name(weight_dtype));
+        return NULL;
     }
-    m->wte_pack = half ? us_gemm_weights_new_f16(m->params[PARAM_WTE].data, m->cfg.vocab_size, C)
-                       : us_gemm_weights_new(m->params[PARAM_WTE].data, m->cfg.vocab_size, C);
-    if (!m->wte_pack) goto oom;
-    m->packs_valid = 1;
+    return gpt2_create(cfg, 1, weight_dtype, err);
+}
+
+int us_gpt2_has_plain_weights(const us_gpt2 *m) { return m->plain; }
+
+us_status us_gpt2_param_read(const us_gpt2 *m, int32_t i, int64_t first, int64_t n, float *dst, us_error *err) {
+    if (!m || i < 0 || i >= m->n_params || first < 0 || n < 0 || (n > 0 && !dst))
+        return us_fail(err, US_ERR_INVALID_ARG, "GPT-2: bad arguments reading parameter %d", (int)i);
+    const us_tensor *t = &m->params[i];
+    if (first > us_tensor_numel(t) - n)
+        return us_fail(err, US_ERR_RANGE, "GPT-2: elements [%lld, %lld) are outside '%s' (%lld elements)",
+                       (long long)first, (long long)(first + n), t->name, (long long)us_tensor_numel(t));
+    us_gemm_weights **slot = m->plain ? NULL : pack_slot((us_gpt2 *)m, i);
+    if (slot) pack_flat(*slot, i, t->shape[1], first, n, dst, NULL);
+    else if (n > 0) memcpy(dst, (const float *)t->data + first, sizeof(float) * (size_t)n);
     return US_OK;
-oom:
-    free_packs(m);
-    return us_fail(err, US_ERR_OOM, "GPT-2: out of memory packing weights");
+}
+
+us_status us_gpt2_param_write(us_gpt2 *m, int32_t i, int64_t first, int64_t n, const void *src, us_dtype dt,
+                              us_error *err) {
+    if (!m || i < 0 || i >= m->n_params || first < 0 || n < 0 || (n > 0 && !src))
+        return us_fail(err, US_ERR_INVALID_ARG, "GPT-2: bad arguments writing parameter %d", (int)i);
+    const us_tensor *t = &m->params[i];
+    if (dt != US_F32 && dt != US_F16 && dt != US_BF16)
+        return us_fail(err, US_ERR_DTYPE, "GPT-2: '%s' can be written from F32, F16 or BF16, not %s", t->name,
+                       us_dtype_name(dt));
+    if (first > us_tensor_numel(t) - n)
+        return us_fail(err, US_ERR_RANGE, "GPT-2: elements [%lld, %lld) are outside '%s' (%lld elements)",
+                       (long long)first, (long long)(first + n), t->name, (long long)us_tensor_numel(t));
+    us_gemm_weights **slot = m->plain ? NULL : pack_slot(m, i);
+    if (!slot) {
+        us_convert_to_f32((float *)t->data + first, src, dt, (size_t)n);
+        us_gpt2_params_changed(m);
+        return US_OK;
+    }
+    if (dt == US_F32 && ((uintptr_t)src & (sizeof(float) - 1)) == 0) { /* straight from src */
+        pack_flat(*slot, i, t->shape[1], first, n, NULL, src);
+        if (us_gemm_weights_is_f16(*slot)) m->packs_dirty = 1;
+        return US_OK;
+    }
+    /* Into the pack, through a block of floats (src may be unaligned). */
+    float buf[4096];
+    const size_t esize = us_dtype_size(dt);
+    for (int64_t done = 0; done < n;) {
+        const int64_t len = n - done < 4096 ? n - done : 4096;
+        us_convert_to_f32(buf, (const uint8_t *)src + (size_t)done * esize, dt, (size_t)len);
+        pack_flat(*slot, i, t->shape[1], first + done, len, NULL, buf);
+        done += len;
+    }
+    if (us_gemm_weights_is_f16(*slot)) m->packs_dirty = 1; /* its side list: made again before use */
+    return US_OK;
+}
+
+/* Makes the packs ready for the GEMM: in a plain model, (re)packs every
+ * matmul weight from the HF-layout parameters when they changed; in either,
+ * finishes the f16 packs written since (their side lists). */
+static us_status ensure_packs(us_gpt2 *m, us_error *err) {
+    if (m->plain && !m->packs_valid) {
+        free_packs(m);
+        for (int32_t i = 0; i < m->n_params; i++) {
+            us_gemm_weights **slot = pack_slot(m, i);
+            if (slot && !(*slot = make_pack(m, i, m->params[i].data))) {
+                free_packs(m);
+                return us_fail(err, US_ERR_OOM, "GPT-2: out of memory packing weights");
+            }
+        }
+        m->packs_valid = 1;
+        m->packs_dirty = 0;
+    }
+    if (m->packs_dirty) {
+        for (int32_t i = 0; i < m->n_params; i++) {
+            us_gemm_weights **slot = pack_slot(m, i);
+            if (slot && us_gemm_weights_finish(*slot) != 0)
+                return us_fail(err, US_ERR_OOM, "GPT-2: out of memory packing weights");
+        }
+        m->packs_dirty = 0;
+    }
+    return US_OK;
+}
+
+us_status us_gpt2_set_plain_weights(us_gpt2 *m, int plain, us_error *err) {
+    plain = plain != 0;
+    if (plain == m->plain) return US_OK;
+    if (plain) { /* every parameter into the plain layout; the packs stay (valid) */
+        float *all = m->n_storage <= SIZE_MAX / sizeof(float) ? malloc(sizeof(float) * m->n_storage) : NULL;
+        if (!all)
+            return us_fail(err, US_ERR_OOM, "GPT-2: out of memory for a plain copy of the weights (%zu floats)", m->n_storage);
+        for (int32_t i = 0; i < m->n_params; i++) {
+            const us_tensor *t = &m->params[i];
+            us_gemm_weights **slot = pack_slot(m, i);
+            if (slot) pack_flat(*slot, i, t->shape[1], 0, us_tensor_numel(t), all + m->offset[i], NULL);
+            else memcpy(all + m->offset[i], t->data, sizeof(float) * (size_t)us_tensor_numel(t));
+        }
+        free(m->storage);
+        m->storage = all;
+        m->plain = 1;
+        m->packs_valid = 1;
+        point_params(m);
+        return US_OK;
+    }
+    us_status s = ensure_packs(m, err); /* the packs hold the current values */
+    if (s != US_OK) return s;
+    float *rest = malloc(sizeof(float) * (m->n_unpacked ? m->n_unpacked : 1));
+    if (!rest) return us_fail(err, US_ERR_OOM, "GPT-2: out of memory");
+    float *at = rest;
+    for (int32_t i = 0; i < m->n_params; i++)
+        if (!is_packed_param(m, i)) {
+            const size_t n = (size_t)us_tensor_numel(&m->params[i]);
+            memcpy(at, m->params[i].data, sizeof(float) * n);
+            at += n;
+        }
+    free(m->storage);
+    m->storage = rest;
+    m->plain = 0;
+    point_params(m);
+    return US_OK;
 }
 
 /* ---------------------------------------------------------------- cache */
@@ -485,7 +716,9 @@ static us_status gpt2_forward(us_gpt2 *m, const us_tensor *ids, us_gpt2_cache *c
 
     /* Embeddings: x = wte[ids] + wpe[pos]. */
     const float *wte = m->params[PARAM_WTE].data, *wpe = m->params[PARAM_WPE].data;
-    us_embedding_f32(xb, id, (int64_t)BT, wte, V, C);
+    if (wte) us_embedding_f32(xb, id, (int64_t)BT, wte, V, C);
+    else /* packed: wte's rows out of the lm_head's pack */
+        for (size_t i = 0; i < BT; i++) us_gemm_weights_read(m->wte_pack, id[i], 1, 0, C, xb + i * C, C);
     T3(ta, xb, B, T, C);
     TRY(report(&r, GP_WTE, &t_ids, &ta));
     us_embedding_f32(wpe_out, pos, T, wpe, cfg->n_positions, C);
@@ -722,7 +955,7 @@ void us_gpt2_grad_zero(us_gpt2_grad *g) { memset(g->dparams, 0, g->n_floats * si
 
 float *us_gpt2_grad_param(us_gpt2_grad *g, const us_gpt2 *m, int32_t i) {
     if (i < 0 || i >= m->n_params) return NULL;
-    return g->dparams + ((const float *)m->params[i].data - m->storage);
+    return g->dparams + m->offset[i];
 }
 
 float *us_gpt2_grad_all(us_gpt2_grad *g, size_t *n) {
@@ -732,7 +965,7 @@ float *us_gpt2_grad_all(us_gpt2_grad *g, size_t *n) {
 
 float *us_gpt2_params_all(us_gpt2 *m, size_t *n) {
     if (n) *n = m->n_storage;
-    return m->storage;
+    return m->plain ? m->storage : NULL;
 }
 
 /* Makes room in g for the activations of a [B, T] training forward. */
@@ -812,6 +1045,16 @@ static us_status report_grad(run_ctx *r, int32_t p, us_tensor *in, us_tensor *ou
     return US_OK;
 }
 
+/* us_matmul_backward with parameter i as the weight: its plain copy, or its
+ * pack in a packed model (the same values: the same gradients, bit for bit,
+ * for f32 packs). */
+static us_status matmul_backward_param(us_gpt2 *m, int32_t i, float *dinp, float *dweight, float *dbias,
+                                       const float *dout, const float *inp, int32_t M, int32_t K, int32_t N,
+                                       us_weight_layout layout) {
+    if (m->plain) return us_matmul_backward(dinp, dweight, dbias, dout, inp, m->params[i].data, M, K, N, layout);
+    return us_matmul_backward_packed(dinp, dweight, dbias, dout, inp, *pack_slot(m, i), M, layout);
+}
+
 static void add_into(float *dst, const float *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] += src[i];
 }
@@ -848,7 +1091,7 @@ us_status us_gpt2_backward(us_gpt2 *m, us_gpt2_grad *g, const float *dlogits_in,
 
     /* lm_head (tied to wte): logits = ln_f(x) · wteᵀ */
     memset(dlnf, 0, sizeof(float) * btc);
-    TRY(us_matmul_backward(dlnf, DP(PARAM_WTE), NULL, dlg, g->lnf, P[PARAM_WTE].data, (int32_t)BT, C, V, US_W_NK));
+    TRY(matmul_backward_param(m, PARAM_WTE, dlnf, DP(PARAM_WTE), NULL, dlg, g->lnf, (int32_t)BT, C, V, US_W_NK));
     T3(ta, dlnf, B, T, C);
     T3(tb, dlg, B, T, V);
     TRY(report_grad(&r, GP_LM_HEAD(L), &ta, &tb));
@@ -872,8 +1115,8 @@ us_status us_gpt2_backward(us_gpt2 *m, us_gpt2_grad *g, const float *dlogits_in,
         T3(tout, dmlp, B, T, C);
         TRY(report_grad(&r, BLOCK_POINT(l, BP_MLP_DROPOUT), &tout, &tout));
         memset(dact, 0, sizeof(float) * btf);
-        TRY(us_matmul_backward(dact, DP(PARAM_LAYER(l, LP_MLP_C_PROJ_W)), DP(PARAM_LAYER(l, LP_MLP_C_PROJ_B)), dmlp, act,
-                               P[PARAM_LAYER(l, LP_MLP_C_PROJ_W)].data, (int32_t)BT, F, C, US_W_KN));
+        TRY(matmul_backward_param(m, PARAM_LAYER(l, LP_MLP_C_PROJ_W), dact, DP(PARAM_LAYER(l, LP_MLP_C_PROJ_W)),
+                                  DP(PARAM_LAYER(l, LP_MLP_C_PROJ_B)), dmlp, act, (int32_t)BT, F, C, US_W_KN));
         T3(tin, dact, B, T, F);
         TRY(report_grad(&r, BLOCK_POINT(l, BP_MLP_C_PROJ), &tin, &tout));
         memset(dfc, 0, sizeof(float) * btf);
@@ -881,8 +1124,8 @@ us_status us_gpt2_backward(us_gpt2 *m, us_gpt2_grad *g, const float *dlogits_in,
         T3(ta, dfc, B, T, F);
         TRY(report_grad(&r, BLOCK_POINT(l, BP_ACT), &ta, &tin));
         memset(dln, 0, sizeof(float) * btc);
-        TRY(us_matmul_backward(dln, DP(PARAM_LAYER(l, LP_C_FC_W)), DP(PARAM_LAYER(l, LP_C_FC_B)), dfc, ln2,
-                               P[PARAM_LAYER(l, LP_C_FC_W)].data, (int32_t)BT, C, F, US_W_KN));
+        TRY(matmul_backward_param(m, PARAM_LAYER(l, LP_C_FC_W), dln, DP(PARAM_LAYER(l, LP_C_FC_W)),
+                                  DP(PARAM_LAYER(l, LP_C_FC_B)), dfc, ln2, (int32_t)BT, C, F, US_W_KN));
         T3(tin, dln, B, T, C);
         TRY(report_grad(&r, BLOCK_POINT(l, BP_C_FC), &tin, &ta));
         TRY(report_grad(&r, BLOCK_POINT(l, BP_MLP), &tin, &tout));
@@ -900,8 +1143,8 @@ us_status us_gpt2_backward(us_gpt2 *m, us_gpt2_grad *g, const float *dlogits_in,
         T3(tout, dattn, B, T, C);
         TRY(report_grad(&r, BLOCK_POINT(l, BP_RESID_DROPOUT), &tout, &tout));
         memset(dz, 0, sizeof(float) * btc);
-        TRY(us_matmul_backward(dz, DP(PARAM_LAYER(l, LP_ATTN_C_PROJ_W)), DP(PARAM_LAYER(l, LP_ATTN_C_PROJ_B)), dattn, z,
-                               P[PARAM_LAYER(l, LP_ATTN_C_PROJ_W)].data, (int32_t)BT, C, C, US_W_KN));
+        TRY(matmul_backward_param(m, PARAM_LAYER(l, LP_ATTN_C_PROJ_W), dz, DP(PARAM_LAYER(l, LP_ATTN_C_PROJ_W)),
+                                  DP(PARAM_LAYER(l, LP_ATTN_C_PROJ_B)), dattn, z, (int32_t)BT, C, C, US_W_KN));
         T3(tin, dz, B, T, C);
         TRY(report_grad(&r, BLOCK_POINT(l, BP_ATTN_C_PROJ), &tin, &tout));
         T4(ta, dz, B, T, H, hs);
@@ -981,8 +1224,8 @@ us_status us_gpt2_backward(us_gpt2 *m, us_gpt2_grad *g, const float *dlogits_in,
                 }
             }
         memset(dln, 0, sizeof(float) * btc);
-        TRY(us_matmul_backward(dln, DP(PARAM_LAYER(l, LP_C_ATTN_W)), DP(PARAM_LAYER(l, LP_C_ATTN_B)), dqkv, ln1,
-                               P[PARAM_LAYER(l, LP_C_ATTN_W)].data, (int32_t)BT, C, 3 * C, US_W_KN));
+        TRY(matmul_backward_param(m, PARAM_LAYER(l, LP_C_ATTN_W), dln, DP(PARAM_LAYER(l, LP_C_ATTN_W)),
+                                  DP(PARAM_LAYER(l, LP_C_ATTN_B)), dqkv, ln1, (int32_t)BT, C, 3 * C, US_W_KN));
         T3(tin, dln, B, T, C);
         T3(ta, dqkv, B, T, 3 * C);
         TRY(report_grad(&r, BLOCK_POINT(l, BP_C_ATTN), &tin, &ta));

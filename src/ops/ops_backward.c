@@ -170,18 +170,34 @@ us_status us_matmul_backward__scalar(float *dinp, float *dweight, float *dbias, 
 }
 
 /* dinp [M, K] += dout [M, N] · W_nk, by blocks of kb <= 64 columns of dinp:
- * the pack of W_nk[:, k0 .. k0+kb) (its transpose, [kb, N]) times dout. */
-static us_status matmul_dinp_fast(float *dinp, const float *dout, const float *weight, int32_t M, int32_t K,
-                                  int32_t N, us_weight_layout layout) {
+ * the pack of W_nk[:, k0 .. k0+kb) (its transpose, [kb, N]) times dout.
+ * W_nk is `weight` in `layout`, or, when weight is NULL, the pack `packed`,
+ * whose blocks are read out into scratch first (the same values, so the same
+ * products bit for bit). */
+static us_status matmul_dinp_fast(float *dinp, const float *dout, const float *weight,
+                                  const us_gemm_weights *packed, int32_t M, int32_t K, int32_t N,
+                                  us_weight_layout layout) {
     const int32_t blk = K < MATMUL_BLOCK ? K : MATMUL_BLOCK;
     float *c = malloc(sizeof(float) * (size_t)M * (size_t)blk); /* [M, kb] */
-    if (!c) return US_ERR_OOM;
+    float *col = weight ? NULL : malloc(sizeof(float) * (size_t)N * (size_t)blk); /* [N, kb] */
+    if (!c || (!weight && !col)) {
+        free(c);
+        free(col);
+        return US_ERR_OOM;
+    }
     for (int32_t k0 = 0; k0 < K; k0 += blk) {
         const int32_t kb = K - k0 < blk ? K - k0 : blk;
-        us_gemm_weights *w = layout == US_W_NK ? us_gemm_weights_new_kn(weight + k0, kb, N, K)
-                                               : us_gemm_weights_new(weight + (size_t)k0 * N, kb, N);
+        us_gemm_weights *w;
+        if (weight) {
+            w = layout == US_W_NK ? us_gemm_weights_new_kn(weight + k0, kb, N, K)
+                                  : us_gemm_weights_new(weight + (size_t)k0 * N, kb, N);
+        } else {
+            us_gemm_weights_read(packed, 0, N, k0, kb, col, kb);
+            w = us_gemm_weights_new_kn(col, kb, N, kb);
+        }
         if (!w) {
             free(c);
+            free(col);
             return US_ERR_OOM;
         }
         us_gemm_f32(M, dout, N, w, NULL, c, kb);
@@ -193,6 +209,7 @@ static us_status matmul_dinp_fast(float *dinp, const float *dout, const float *w
         }
     }
     free(c);
+    free(col);
     return US_OK;
 }
 
@@ -229,7 +246,7 @@ us_status us_matmul_backward(float *dinp, float *dweight, float *dbias, const fl
     us_status st = matmul_check(dinp, dweight, dbias, dout, inp, weight, M, K, N, layout);
     if (st != US_OK || M == 0) return st;
     if (dinp && K > 0 && N > 0) {
-        st = matmul_dinp_fast(dinp, dout, weight, M, K, N, layout);
+        st = matmul_dinp_fast(dinp, dout, weight, NULL, M, K, N, layout);
         if (st != US_OK) return st;
     }
     if (dweight && K > 0 && N > 0) {
@@ -240,6 +257,19 @@ us_status us_matmul_backward(float *dinp, float *dweight, float *dbias, const fl
     }
     if (dbias) bias_backward(dbias, dout, M, N);
     return US_OK;
+}
+
+us_status us_matmul_backward_packed(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                    const us_gemm_weights *w, int32_t M, us_weight_layout layout) {
+    if (!w) return US_ERR_INVALID_ARG;
+    const int32_t N = us_gemm_weights_n(w), K = us_gemm_weights_k(w);
+    us_status st = matmul_check(dinp, dweight, dbias, dout, inp, (const float *)w, M, K, N, layout);
+    if (st != US_OK || M == 0) return st;
+    if (dinp && K > 0 && N > 0) {
+        st = matmul_dinp_fast(dinp, dout, NULL, w, M, K, N, layout);
+        if (st != US_OK) return st;
+    }
+    return us_matmul_backward(NULL, dweight, dbias, dout, inp, NULL, M, K, N, layout);
 }
 
 /* ---------------------------------------------------------------- embedding */

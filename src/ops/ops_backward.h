@@ -26,6 +26,7 @@
 #define US_OPS_BACKWARD_H
 #include <stdint.h>
 
+#include "kernels/gemm.h"
 #include "unseal.h"
 
 /* ---------------------------------------------------------------- LayerNorm */
@@ -98,6 +99,13 @@ typedef enum us_weight_layout {
  * On US_ERR_OOM the gradients may hold part of the update: treat them as lost. */
 us_status us_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                              const float *weight, int32_t M, int32_t K, int32_t N, us_weight_layout layout);
+/* The same with the weight given as its GEMM pack w (W_nk [N, K] =
+ * us_gemm_weights_n/k, e.g. a model's only copy of it): dinp from the pack's
+ * values (bit for bit what us_matmul_backward gives for an f32 pack of the
+ * same weight; an f16 pack's rounded values otherwise), dweight in `layout`.
+ * Scratch: also N * 64 floats for a block of the pack's columns. */
+us_status us_matmul_backward_packed(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                    const us_gemm_weights *w, int32_t M, us_weight_layout layout);
 /* The scalar reference: plain loops, each gradient element a float sum in
  * index order (n for dinp, m for dweight) added once to its destination;
  * dbias summed in double. Allocates nothing; same status rules. */

@@ -5,6 +5,7 @@
  * that JS maps to the forward in progress. JS reads us_tensor and us_error
  * structs straight from memory, so their layout is pinned by the asserts below
  * and mirrored in web/wasm.js. Compiled only into the WebAssembly build. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "core/threadpool.h"
@@ -165,7 +166,29 @@ USW_EXPORT(usw_gpt2_new) us_gpt2 *usw_gpt2_new(int32_t vocab, int32_t n_pos, int
     us_gpt2_config cfg = {vocab, n_pos, n_embd, n_layer, n_head, n_inner, eps};
     return us_gpt2_new(&cfg, e);
 }
+/* The same with the matmul weights only packed, in dtype (0 F32, 1 F16). */
+USW_EXPORT(usw_gpt2_new_packed) us_gpt2 *usw_gpt2_new_packed(int32_t vocab, int32_t n_pos, int32_t n_embd,
+                                                             int32_t n_layer, int32_t n_head, int32_t n_inner,
+                                                             float eps, int32_t dtype, us_error *e) {
+    us_gpt2_config cfg = {vocab, n_pos, n_embd, n_layer, n_head, n_inner, eps};
+    return us_gpt2_new_packed(&cfg, (us_dtype)dtype, e);
+}
 USW_EXPORT(usw_gpt2_free) void usw_gpt2_free(us_gpt2 *m) { us_gpt2_free(m); }
+/* Parameter element ranges (a parameter has < 2^31 elements: us_gpt2_new checks). */
+USW_EXPORT(usw_gpt2_param_read) int32_t usw_gpt2_param_read(us_gpt2 *m, int32_t i, int32_t first, int32_t n, float *dst,
+                                                            us_error *e) {
+    return us_gpt2_param_read(m, i, first, n, dst, e);
+}
+USW_EXPORT(usw_gpt2_param_write) int32_t usw_gpt2_param_write(us_gpt2 *m, int32_t i, int32_t first, int32_t n,
+                                                              const void *src, int32_t dtype, us_error *e) {
+    return us_gpt2_param_write(m, i, first, n, src, (us_dtype)dtype, e);
+}
+USW_EXPORT(usw_gpt2_set_plain_weights) int32_t usw_gpt2_set_plain_weights(us_gpt2 *m, int32_t plain, us_error *e) {
+    return us_gpt2_set_plain_weights(m, plain, e);
+}
+USW_EXPORT(usw_gpt2_has_plain_weights) int32_t usw_gpt2_has_plain_weights(us_gpt2 *m) {
+    return us_gpt2_has_plain_weights(m);
+}
 USW_EXPORT(usw_gpt2_num_params) int32_t usw_gpt2_num_params(us_gpt2 *m) { return us_gpt2_num_params(m); }
 USW_EXPORT(usw_gpt2_param) us_tensor *usw_gpt2_param(us_gpt2 *m, int32_t i) { return us_gpt2_param(m, i); }
 USW_EXPORT(usw_gpt2_params_changed) void usw_gpt2_params_changed(us_gpt2 *m) { us_gpt2_params_changed(m); }
@@ -271,13 +294,16 @@ USW_EXPORT(usw_gpt2_backward) int32_t usw_gpt2_backward(us_gpt2 *m, us_gpt2_grad
     return us_gpt2_backward(m, g, dlogits, handle ? relay : NULL, (void *)(intptr_t)handle, e);
 }
 /* One optimizer step over every parameter: clip the global gradient norm to
- * max_norm (if > 0), then AdamW. Returns the norm before clipping. m_state and
- * v_state hold n floats each (the caller allocates them zeroed). */
+ * max_norm (if > 0), then AdamW. Returns the norm before clipping, or NaN
+ * (nothing done) when the model has no plain weights (web/train.js makes
+ * them first). m_state and v_state hold n floats each (the caller allocates
+ * them zeroed). */
 USW_EXPORT(usw_gpt2_adamw_step) double usw_gpt2_adamw_step(us_gpt2 *m, us_gpt2_grad *g, float *m_state, float *v_state,
                                                           float lr, float beta1, float beta2, float eps,
                                                           float weight_decay, float max_norm, int32_t t) {
     size_t n;
     float *p = us_gpt2_params_all(m, &n);
+    if (!p) return NAN;
     float *grads = us_gpt2_grad_all(g, NULL);
     double norm = us_grad_global_norm(grads, n);
     if (max_norm > 0) us_clip_grad_norm(grads, n, max_norm);

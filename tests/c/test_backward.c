@@ -591,6 +591,39 @@ static void test_matmul_fast_vs_scalar(void) {
 
 /* Zero sizes are no-ops (K = 0 still sums dout into dbias); bad arguments
  * are refused before anything is written. */
+/* us_matmul_backward_packed, the weight given as its pack: with an f32 pack,
+ * bit for bit us_matmul_backward's gradients (the same products in the same
+ * order); with an f16 pack, us_matmul_backward's over the rounded weights.
+ * Both layouts, shapes across the 64-wide blocks, gradients accumulated. */
+static void test_matmul_backward_packed(void) {
+    static const int32_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {5, 9, 13}, {3, 65, 5}, {67, 70, 66}, {2, 130, 9}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int lay = 0; lay < 2; lay++)
+            for (int f16 = 0; f16 < 2; f16++) {
+                const int32_t M = shapes[si][0], K = shapes[si][1], N = shapes[si][2];
+                const us_weight_layout layout = lay ? US_W_KN : US_W_NK;
+                const size_t MK = (size_t)M * K, KN = (size_t)K * N;
+                float *inp = frand(MK, 1.0f), *w = frand(KN, 1.0f), *dout = frand((size_t)M * N, 1.0f);
+                if (f16) /* the weights the pack holds */
+                    for (size_t i = 0; i < KN; i++) w[i] = us_f16_to_f32(us_f32_to_f16(w[i]));
+                us_gemm_weights *pw = layout == US_W_NK ? (f16 ? us_gemm_weights_new_f16(w, N, K) : us_gemm_weights_new(w, N, K))
+                                                        : (f16 ? us_gemm_weights_new_kn_f16(w, N, K, N) : us_gemm_weights_new_kn(w, N, K, N));
+                REQUIRE(pw != NULL);
+                float *g[2][3];
+                for (int v = 0; v < 2; v++) {
+                    g[v][0] = frand(MK, 1.0f), g[v][1] = frand(KN, 1.0f), g[v][2] = frand((size_t)N, 1.0f);
+                    if (v) memcpy(g[1][0], g[0][0], MK * 4), memcpy(g[1][1], g[0][1], KN * 4), memcpy(g[1][2], g[0][2], (size_t)N * 4);
+                }
+                CHECK(us_matmul_backward(g[0][0], g[0][1], g[0][2], dout, inp, w, M, K, N, layout) == US_OK);
+                CHECK(us_matmul_backward_packed(g[1][0], g[1][1], g[1][2], dout, inp, pw, M, layout) == US_OK);
+                CHECK(same_bits(g[0][0], g[1][0], MK) && same_bits(g[0][1], g[1][1], KN) && same_bits(g[0][2], g[1][2], (size_t)N));
+                float *a = fzeros(MK), *b = fzeros(MK);
+                CHECK(us_matmul_backward_packed(a, NULL, NULL, dout, NULL, pw, M, layout) == US_OK);
+                CHECK(us_matmul_backward(b, NULL, NULL, dout, NULL, w, M, K, N, layout) == US_OK && same_bits(a, b, MK));
+                us_gemm_weights_free(pw);
+            }
+    CHECK(us_matmul_backward_packed(NULL, NULL, NULL, NULL, NULL, NULL, 1, US_W_NK) == US_ERR_INVALID_ARG);
+}
 static void test_matmul_edge_cases(void) {
     const float S = -7777.25f;
     float din[4] = {S, S, S, S}, dw[4] = {S, S, S, S}, db[4] = {S, S, S, S};
@@ -1111,6 +1144,7 @@ int main(void) {
     RUN(test_matmul_backward_fd);
     RUN(test_matmul_fast_vs_scalar);
     RUN(test_matmul_edge_cases);
+    RUN(test_matmul_backward_packed);
     RUN(test_embedding_backward);
     RUN(test_attention_backward_fd);
     RUN(test_attention_fast_vs_scalar);

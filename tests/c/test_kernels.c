@@ -378,6 +378,53 @@ static void test_f16_conversions_exhaustive(void) {
  * the even one, and the floats just below and above it to the near one;
  * including 65504 / 65520 (-> inf), the subnormals, 2^-25 (-> 0) and f32
  * subnormals (-> 0). */
+/* us_f32_f16_vcvt (scalar, and SIMD128 when built) equals us_f32_to_f16 bit
+ * for bit: over every f32 bit pattern whose low 15 bits are one of a few
+ * values (2^17 * 8 patterns: every exponent and sign, mantissas at, beside
+ * and between the rounding ties), and every pattern near the edges of the
+ * normal halves (2^-14, 65504 .. 65520, 2^-24 / 2^-25) and near zero; in
+ * groups that mix fast and slow lanes, and with n not a multiple of 8. */
+static void test_f32_to_f16_vcvt(void) {
+    static const uint32_t low[] = {0x0000, 0x0fff, 0x1000, 0x1001, 0x2fff, 0x3000, 0x5a5a, 0x7fff};
+    static const uint32_t edges[] = {0x38800000u, 0x477fe000u, 0x477ff000u, 0x33800000u, 0x33000000u, 0x00000000u,
+                                     0x7f800000u, 0x7fc00000u};
+    const size_t n = (size_t)(1u << 17) * 8 + sizeof edges / sizeof edges[0] * 2 * 4096;
+    float *x = malloc(sizeof(float) * n);
+    uint16_t *y = malloc(sizeof(uint16_t) * n);
+    REQUIRE(x && y);
+    size_t k = 0;
+    for (uint32_t hi = 0; hi < (1u << 17); hi++)
+        for (size_t l = 0; l < 8; l++) {
+            const uint32_t bits = hi << 15 | low[(l + hi) % 8]; /* rotate: fast and slow lanes mix */
+            memcpy(&x[k++], &bits, sizeof bits);
+        }
+    for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++)
+        for (uint32_t d = 0; d < 4096; d++)
+            for (uint32_t sgn = 0; sgn < 2; sgn++) {
+                const uint32_t bits = (edges[e] - 2048u + d) ^ (sgn << 31);
+                memcpy(&x[k++], &bits, sizeof bits);
+            }
+    REQUIRE(k == n);
+    int bad = 0;
+    us_f32_f16_vcvt__scalar(n, x, y);
+    for (size_t i = 0; i < n; i++) bad += y[i] != us_f32_to_f16(x[i]);
+    CHECK(bad == 0);
+#if defined(US_GEMM_HAVE_WASMSIMD)
+    for (size_t off = 0; off < 3; off++) {
+        memset(y, 0, sizeof(uint16_t) * n);
+        us_f32_f16_vcvt__wasmsimd(n - off * 5, x + off, y);
+        int bad_simd = 0;
+        for (size_t i = 0; i < n - off * 5; i++) {
+            const int wrong = y[i] != us_f32_to_f16(x[off + i]);
+            if (wrong && bad_simd < 3) fprintf(stderr, "  %.9g: %04x, want %04x\n", x[off + i], y[i], us_f32_to_f16(x[off + i]));
+            bad_simd += wrong;
+        }
+        CHECK(bad_simd == 0);
+    }
+#endif
+    free(x), free(y);
+}
+
 static void test_f32_to_f16_rounding(void) {
     int bad = 0;
     for (int sign = 0; sign < 2; sign++) {
@@ -459,6 +506,101 @@ static void test_f16_pack_bit_exact(void) {
         }
     CHECK(us_gemm_weights_new_f16(NULL, -1, 2) == NULL);
     CHECK(us_gemm_weights_new_kn_f16(NULL, 2, -1, 2) == NULL);
+}
+
+/* Unpacks p into W [N, K] and compares with ref's unpacking bit for bit (NaN:
+ * any NaN). Returns the number of differing weights. */
+static int packs_differ(const us_gemm_weights *p, const us_gemm_weights *ref) {
+    const int32_t N = us_gemm_weights_n(ref), K = us_gemm_weights_k(ref);
+    float *a = malloc(sizeof(float) * ((size_t)N * K + 1)), *b = malloc(sizeof(float) * ((size_t)N * K + 1));
+    if (!a || !b) return -1;
+    us_gemm_weights_unpack(p, a, K);
+    us_gemm_weights_unpack(ref, b, K);
+    int bad = 0;
+    for (size_t i = 0; i < (size_t)N * K; i++) bad += isnan(b[i]) ? !isnan(a[i]) : !same_bits(a[i], b[i]);
+    free(a), free(b);
+    return bad;
+}
+
+/* A pack filled in place (us_gemm_weights_new_zero, then writes of
+ * rectangles in both layouts, then us_gemm_weights_finish) equals the pack
+ * made from the whole W at once: the same values, the same side list, the
+ * same products bit for bit; reads of any rectangle return the unpacked
+ * values; an edit after finishing (specials in, specials out) equals packing
+ * the edited W. */
+static void test_pack_read_write(void) {
+    static const int32_t sizes[][2] = {{1, 1}, {3, 5}, {8, 16}, {17, 33}, {67, 31}};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++)
+        for (int f16 = 0; f16 < 2; f16++)
+            for (int specials = 0; specials < 2; specials++) {
+                const int32_t N = sizes[t][0], K = sizes[t][1];
+                float *W = alloc_weights((size_t)N * K, specials), *Wt = malloc(sizeof(float) * (size_t)K * N);
+                float *got = malloc(sizeof(float) * (size_t)N * K), *want = malloc(sizeof(float) * (size_t)N * K);
+                float *A = alloc_random((size_t)5 * K), *C1 = malloc(sizeof(float) * 5 * N), *C2 = malloc(sizeof(float) * 5 * N);
+                REQUIRE(W && Wt && got && want && A && C1 && C2);
+                for (int32_t k = 0; k < K; k++)
+                    for (int32_t n = 0; n < N; n++) Wt[(size_t)k * N + n] = W[(size_t)n * K + k];
+                us_gemm_weights *ref = f16 ? us_gemm_weights_new_f16(W, N, K) : us_gemm_weights_new(W, N, K);
+                us_gemm_weights *p = us_gemm_weights_new_zero(N, K, f16);
+                REQUIRE(ref && p);
+                CHECK(us_gemm_weights_is_f16(p) == f16 && us_gemm_weights_n(p) == N && us_gemm_weights_k(p) == K);
+                us_gemm_weights_unpack(p, got, K);
+                for (size_t i = 0; i < (size_t)N * K; i++) CHECK(got[i] == 0.0f);
+                /* rows [0, n1) as W, in two column pieces; the rest as Wᵀ, by rows of k in two pieces */
+                const int32_t n1 = N / 2, k1 = K / 3;
+                us_gemm_weights_write(p, 0, n1, 0, k1, W, K);
+                us_gemm_weights_write(p, 0, n1, k1, K - k1, W + k1, K);
+                us_gemm_weights_write_t(p, 0, k1, n1, N - n1, Wt + n1, N);
+                us_gemm_weights_write_t(p, k1, K - k1, n1, N - n1, Wt + (size_t)k1 * N + n1, N);
+                REQUIRE(us_gemm_weights_finish(p) == 0);
+                CHECK(packs_differ(p, ref) == 0);
+                CHECK(us_gemm_weights_bytes(p) == us_gemm_weights_bytes(ref));
+                for (int32_t M = 1; M <= 5; M += 4) {
+                    us_gemm_f32(M, A, K, p, NULL, C1, N);
+                    us_gemm_f32(M, A, K, ref, NULL, C2, N);
+                    CHECK(memcmp(C1, C2, sizeof(float) * (size_t)M * N) == 0);
+                }
+                /* reads of rectangles, in both layouts */
+                us_gemm_weights_unpack(ref, want, K);
+                const int32_t r0 = N / 3, rr = N - N / 3 - N / 4, c0 = K / 4, cc = K - K / 4 - K / 5;
+                us_gemm_weights_read(p, r0, rr, c0, cc, got, cc);
+                int bad = 0;
+                for (int32_t r = 0; r < rr; r++)
+                    for (int32_t c = 0; c < cc; c++) {
+                        const float w = want[(size_t)(r0 + r) * K + c0 + c], g = got[(size_t)r * cc + c];
+                        bad += isnan(w) ? !isnan(g) : !same_bits(g, w);
+                    }
+                us_gemm_weights_read_t(p, c0, cc, r0, rr, got, rr);
+                for (int32_t c = 0; c < cc; c++)
+                    for (int32_t r = 0; r < rr; r++) {
+                        const float w = want[(size_t)(r0 + r) * K + c0 + c], g = got[(size_t)c * rr + r];
+                        bad += isnan(w) ? !isnan(g) : !same_bits(g, w);
+                    }
+                CHECK(bad == 0);
+                /* an edit of a finished pack: new values (and specials) over a rectangle */
+                for (int32_t r = 0; r < rr; r++)
+                    for (int32_t c = 0; c < cc; c++) {
+                        const size_t i = (size_t)(r0 + r) * K + c0 + c;
+                        W[i] = (r + c) % 5 == 0 ? (c % 2 ? 1e-6f : INFINITY) : rng_uniform();
+                        got[(size_t)r * cc + c] = W[i];
+                    }
+                us_gemm_weights_write(p, r0, rr, c0, cc, got, cc);
+                REQUIRE(us_gemm_weights_finish(p) == 0);
+                us_gemm_weights *ref2 = f16 ? us_gemm_weights_new_f16(W, N, K) : us_gemm_weights_new(W, N, K);
+                REQUIRE(ref2 != NULL);
+                CHECK(packs_differ(p, ref2) == 0);
+                CHECK(us_gemm_weights_bytes(p) == us_gemm_weights_bytes(ref2));
+                us_gemm_f32(1, A, K, p, NULL, C1, N);
+                us_gemm_f32(1, A, K, ref2, NULL, C2, N);
+                CHECK(memcmp(C1, C2, sizeof(float) * (size_t)N) == 0);
+                us_gemm_weights_free(p), us_gemm_weights_free(ref), us_gemm_weights_free(ref2);
+                free(W), free(Wt), free(got), free(want), free(A), free(C1), free(C2);
+            }
+    CHECK(us_gemm_weights_new_zero(-1, 2, 0) == NULL && us_gemm_weights_new_zero(2, -1, 1) == NULL);
+    us_gemm_weights *empty = us_gemm_weights_new_zero(0, 3, 1);
+    REQUIRE(empty != NULL);
+    CHECK(us_gemm_weights_finish(empty) == 0);
+    us_gemm_weights_free(empty);
 }
 
 /* us_gemm_f32 over an f16 pack against the reference run on the rounded
@@ -701,7 +843,9 @@ int main(void) {
     US_RUN(test_gpt2_mlp_shape);
     US_RUN(test_f16_conversions_exhaustive);
     US_RUN(test_f32_to_f16_rounding);
+    US_RUN(test_f32_to_f16_vcvt);
     US_RUN(test_f16_pack_bit_exact);
+    US_RUN(test_pack_read_write);
 #if defined(US_GEMM_HAVE_WASMSIMD)
     US_RUN(test_f16_ukernel_direct);
 #endif

@@ -562,8 +562,32 @@ static void test_header_only(void) {
     free(f.buf);
 }
 
+/* A header-only parse of a file larger than 4 GiB (GPT-2 XL's single 6.4 GB
+ * model.safetensors, read in pieces by a 32-bit wasm): the offsets are
+ * checked as 64-bit numbers against the 64-bit length. */
+static void test_header_of_a_huge_file(void) {
+    const char *json = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1024,1024,1024],\"data_offsets\":[0,4294967296]},"
+                       "\"b\":{\"dtype\":\"F16\",\"shape\":[1000000000],\"data_offsets\":[4294967296,6294967296]}}";
+    const size_t n = strlen(json);
+    uint8_t *buf = malloc(8 + n);
+    REQUIRE(buf != NULL);
+    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)n >> (8 * i));
+    memcpy(buf + 8, json, n);
+    us_safetensors st;
+    us_error err = {0};
+    const uint64_t len = 8 + n + 6294967296ull;
+    REQUIRE(us_safetensors_parse_header(buf, 8 + n, len, &st, &err) == US_OK);
+    CHECK(st.n_entries == 2 && st.data == NULL && st.data_len == 6294967296ull);
+    CHECK(st.entries[1].begin == 4294967296ull && st.entries[1].end == 6294967296ull);
+    us_safetensors_free(&st);
+    CHECK(us_safetensors_parse_header(buf, 8 + n, len - 1, &st, &err) == US_ERR_FORMAT); /* one byte short */
+    CHECK(strstr(err.message, "\"b\"") != NULL && strstr(err.message, "6294967296") != NULL);
+    free(buf);
+}
+
 int main(void) {
     US_RUN(test_header_only);
+    US_RUN(test_header_of_a_huge_file);
     US_RUN(test_basic);
     US_RUN(test_file_order);
     US_RUN(test_edge_shapes);
