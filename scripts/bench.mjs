@@ -399,7 +399,7 @@ async function benchGpt2({ ts = GPT2_TS, runs = GPT2_RUNS, optionalT = GPT2_OPTI
   };
   stage('baseline: both runtimes imported, neither model loaded', null);
 
-  // unseal-wasm: load, then the first forward (which packs the GEMM weights).
+  // unseal-wasm: load (streamed straight into the GEMM packs), then the first forward.
   let t, m = null;
   const firstIds = randomIds(1, V, GPT2_SEED);
   if (ENGINES.has('ours')) {
@@ -409,7 +409,7 @@ async function benchGpt2({ ts = GPT2_TS, runs = GPT2_RUNS, optionalT = GPT2_OPTI
     stage('unseal-wasm `HookedModel.fromPretrained(dir)` (reads config.json + model.safetensors)', performance.now() - t);
     t = performance.now();
     m.forward(firstIds);
-    stage('unseal-wasm first `forward` (T = 1; packs the GEMM weights once)', performance.now() - t);
+    stage('unseal-wasm first `forward` (T = 1)', performance.now() - t);
     sharedGpt2 = { model, m, V };
   }
 
@@ -728,7 +728,7 @@ async function benchDecode({ dtypes = ['f32', 'f16'], repeats = DECODE_REPEATS, 
     if (kbInfo.skip) res.bandwidthSkip = kbInfo.skip;
     else bw.push(await bandwidth(1));
   }
-  // Warmup (packs made at the first forward), then interleaved repeats.
+  // Warmup, then interleaved repeats.
   for (const d of dtypes) decodeSteps(models[d], V, { steps: 8, seed: 1 });
   for (const d of dtypes) res.runs[d] = { ms: [], prefill: [], perRepeat: [] };
   for (let r = 0; r < repeats; r++) {

@@ -302,7 +302,7 @@ function linearSection(l1, ctx, { title, threadsOurs, threadsOrt, note = '' }) {
   }
   md.push(`| JS side of our forward (difference of medians: copies, allocation, checks) | ${f(lin.ours.med - lin.c.med)} | | | | | |`);
   md.push('');
-  md.push(`- First forward (packs the weights once): ${f(l1.firstForward)} ms.`);
+  md.push(`- First forward (packs the Linear's weights once): ${f(l1.firstForward)} ms.`);
   if (Number.isFinite(l1.cVsPublic)) md.push(`- C forward vs public forward output: max abs diff ${l1.cVsPublic.toExponential(2)}.`);
   if (l1.separate) {
     md.push(`- The two engines ran in separate processes (same weights, same input); their outputs were compared in section 1.${l1.createMs !== undefined ? ` ORT session creation (excluded from timings): ${f(l1.createMs, 0)} ms.` : ''}`);
@@ -330,7 +330,7 @@ function gpt2Section(g2, ctx) {
   });
   md.push('');
   const weightsMiB = (4 * st.parameters) / MiB;
-  md.push(`- The weights alone are ${f(weightsMiB, 0)} MiB as f32 (wte counted once). unseal-wasm's RSS grows again at the first forward by the packed GEMM weights (another copy of every matmul weight, in the kernels' panel layout). Load times are single cold-ish samples (file reads from the page cache included) and vary between runs by a second or more.`);
+  md.push(`- The weights alone are ${f(weightsMiB, 0)} MiB as f32 (wte counted once). unseal-wasm streams the file straight into the GEMM packs, which are the only copy of the matmul weights (the embedding reads wte's rows from the lm_head pack). Load times are single cold-ish samples (file reads from the page cache included) and vary between runs by a second or more.`);
   const maxLogit = Math.max(...rows.map((x) => x.maxLogit));
   md.push(`- Agreement: max |logit| over the runs ${f(maxLogit, 3)}; against PyTorch's logits for [1, ${g2.checkT}] ids (saved by the generator): unseal-wasm ${g2.oursVsTorch.toExponential(2)}${g2.ortVsTorch !== undefined ? `, onnxruntime-web ${g2.ortVsTorch.toExponential(2)}` : ''}; the generator's own check of the .onnx in onnxruntime-web: ${st.onnx.ort_vs_torch_max_abs_diff === null ? 'not run' : Number(st.onnx.ort_vs_torch_max_abs_diff).toExponential(2)}.`);
   md.push(`- The .onnx is \`torch.onnx.export\` of the reference model unchanged (no wrapper; traced at T = 5, checked at T = 8, T dynamic). Its ops: ${Object.entries(st.onnx.ops).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${v}`).join(', ')}. The tied lm_head became a MatMul against a transposed copy of wte (\`${st.onnx.largest_initializers[1][0]}\` [${st.onnx.largest_initializers[1][1].join(', ')}], 154 MB) beside the Gather's \`${st.onnx.largest_initializers[0][0]}\`: the .onnx holds that matrix twice; unseal-wasm keeps wte once and packs it for the lm_head GEMM at the first forward.`);
