@@ -205,15 +205,18 @@ function makeModel(key, spec, fileDtype) {
   return { ...st, dir, cached: false };
 }
 
-/** What the library would hold in wasm memory for this config (today's layout, read from src/models/gpt2.c). */
+/** What the library holds in wasm memory for this config (src/models/gpt2.c's
+ * packed models, what fromPretrained makes): the matmul weights (Conv1D and
+ * wte, which is also the tied lm_head) only as GEMM packs in the load dtype;
+ * wpe, biases and LayerNorms as f32. */
 function budget(cfg, load) {
   const C = cfg.n_embd, F = cfg.n_inner ?? 4 * C, L = cfg.n_layer, V = cfg.vocab_size, P = cfg.n_positions;
-  const params = V * C + P * C + L * (4 * C * C + 2 * C * F + 3 * C + C + F + C + 4 * C) + 2 * C; // weights, biases, LayerNorms
+  const small = P * C + L * (3 * C + C + F + C + 4 * C) + 2 * C; // wpe, biases, LayerNorms
   const padded = (n, k) => Math.ceil(n / 8) * 8 * k;
   const packWeights = L * (padded(3 * C, C) + padded(C, C) + padded(F, C) + padded(C, F)) + padded(V, C);
   const bytesPer = load === 'f16' ? 2 : 4;
   const acts = T * (3 * C + 2 * F + 8 * C + V) * 4; // the largest per-forward scratch, roughly (logits dominate)
-  return { params, storageBytes: 4 * params, packBytes: packWeights * bytesPer, actBytes: acts, total: 4 * params + packWeights * bytesPer + acts };
+  return { storageBytes: 4 * small, packBytes: packWeights * bytesPer, actBytes: acts, total: 4 * small + packWeights * bytesPer + acts };
 }
 
 // ------------------------------------------------------------ child: one model
@@ -329,17 +332,17 @@ for (const x of results) {
   md.push(`| ${x.label} | ${f((x.params ?? x.model?.params) / 1e6, 1)} M | ${files} | ${MODELS[x.key].load} | ${f(x.loadMs / 1000, 1)} | ${f(x.forwardMs, 0)} | ${f(x.forward2Ms, 0)} | ${x.wasmBytes ? gib(x.wasmBytes) : '–'} | ${x.peakRss ? gib(x.peakRss) : '–'} | ${x.ok ? `ok: logits [${x.logitsShape.join(', ')}], all finite: ${x.finite}` : `**failed**: ${x.error.replace(/\|/g, '\\|')}`} |`);
 }
 md.push('');
-md.push('What the library holds in wasm memory for each (today\'s layout in src/models/gpt2.c: every parameter in one f32 allocation, whatever the dtype, plus the packed matmul weights made at the first forward, f32 or f16, plus the forward\'s scratch, dominated by the logits):', '');
-md.push('| model | f32 parameters | packed weights | forward scratch (T = ' + T + ', rough) | total | vs 4 GiB |', '|---|---:|---:|---:|---:|---:|');
+md.push('What the library holds in wasm memory for each (src/models/gpt2.c\'s packed models, as fromPretrained makes them: the matmul weights, Conv1D and wte (also the tied lm_head), only as GEMM packs in the load dtype, streamed there from the file; wpe, biases and LayerNorms as f32; plus the forward\'s scratch, dominated by the logits):', '');
+md.push('| model | f32 small parameters | packed weights | forward scratch (T = ' + T + ', rough) | total | vs 4 GiB |', '|---|---:|---:|---:|---:|---:|');
 for (const x of results) if (x.budget) md.push(`| ${x.label} | ${gib(x.budget.storageBytes)} | ${gib(x.budget.packBytes)} (${MODELS[x.key].load}) | ${gib(x.budget.actBytes)} | ${gib(x.budget.total)} | ${f(x.budget.total / WASM32, 2)}× |`);
 md.push('');
 for (const x of results) {
   if (x.note) md.push(`- ${x.label}: ${x.note}.`);
-  if (x.ok) md.push(`- ${x.label} ran: wasm memory ${gib(x.wasmBytes)} after the forwards (${f((100 * x.wasmBytes) / WASM32, 0)} % of 4 GiB); peak RSS ${gib(x.peakRss)}, which also counts the file's bytes that Node read whole into JS before copying the weights into wasm memory (${gib(x.model.files.reduce((a, b) => a + b.bytes, 0))}).`);
+  if (x.ok) md.push(`- ${x.label} ran: wasm memory ${gib(x.wasmBytes)} after the forwards (${f((100 * x.wasmBytes) / WASM32, 0)} % of 4 GiB); peak RSS ${gib(x.peakRss)} (the files, ${gib(x.model.files.reduce((a, b) => a + b.bytes, 0))}, are streamed in 1 MiB pieces, never held whole).`);
   else if (/greater than 2 GiB|ERR_FS_FILE_TOO_LARGE/.test(x.error ?? '')) {
     md.push(`- ${x.label} did not load: ${x.error}. In Node, \`fromPretrained(path)\` reads each weight file whole with \`fs.readFile\`, which refuses files over 2 GiB, so a single-file checkpoint of this size (HF's gpt2-xl ships one 6.4 GB model.safetensors) cannot be opened from a path at all; sharded files (\`model.safetensors.index.json\`, each shard under 2 GiB) get past this, and then meet the memory limit of the row above.`);
   } else if (!x.ok && x.budget) {
-    md.push(`- ${x.label} did not run: ${x.error}. Its f32 parameters alone are ${gib(x.budget.storageBytes)}${x.budget.storageBytes > WASM32 ? `, more than wasm32 can address (${f(x.budget.storageBytes / WASM32, 2)}× 4 GiB), before any packed weight` : ''}; with \`dtype: 'f16'\` the packs are half size, but the f32 copy of every parameter stays. Stored once as f16 (parameters and packs sharing one copy) the matmul weights would be ${gib(x.budget.packBytes / (MODELS[x.key].load === 'f16' ? 1 : 2))}, which would fit.${x.peakRss > GiB ? ` Before the error the process peaked at ${gib(x.peakRss)} RSS: every weight file is read into JS memory before the model's memory is requested.` : ''}`);
+    md.push(`- ${x.label} did not run: ${x.error}. It needs about ${gib(x.budget.total)} of wasm memory (${f(x.budget.total / WASM32, 2)}× 4 GiB).`);
   }
 }
 md.push('', `Reproduce: \`nice node scripts/scale.mjs\` (writes ~${f(results.reduce((a, x) => a + (x.model && x.model.layout !== 'sparse' ? x.model.files.reduce((s, g) => s + g.bytes, 0) : 0), 0) / 1e9, 1)} GB under ${cacheDir.replace(os.homedir(), '~')} the first time).`, '');
