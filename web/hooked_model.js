@@ -187,6 +187,21 @@ function nameMatcher(names, canonical) {
   return (n) => tests.some((t) => t(n));
 }
 
+const sameShape = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Whether two typed arrays of equal length hold the same bytes (NaNs included). */
+function sameBytes(a, b) {
+  const n = a.byteLength;
+  if (n % 4 === 0) {
+    const x = new Int32Array(a.buffer, a.byteOffset, n / 4), y = new Int32Array(b.buffer, b.byteOffset, n / 4);
+    for (let k = 0; k < x.length; k++) if (x[k] !== y[k]) return false;
+    return true;
+  }
+  const x = new Uint8Array(a.buffer, a.byteOffset, n), y = new Uint8Array(b.buffer, b.byteOffset, n);
+  for (let k = 0; k < n; k++) if (x[k] !== y[k]) return false;
+  return true;
+}
+
 export class HookedModel {
   #backend;
   #err;
@@ -440,11 +455,27 @@ export class HookedModel {
       throw new UnsealError('ERR_UNKNOWN_LAYER', `runWithCache: no layer matches ${String(names)}; model.layers.keys() lists them all`);
     }
     const cache = new Map();
-    const cacheHooks = selected.map((n) => new Hook(n, (ctx, i, o) => { cache.set(n, o.clone()); }, `__cache__${n}`));
+    // Consecutive points often output the very same values in the same
+    // buffer (dropout at inference, a module and its last child: attn and
+    // attn.resid_dropout and attn.c_proj); then their entries share one copy,
+    // as PyTorch's run_with_cache holds one tensor for them (eval-mode dropout
+    // returns its input). Shared only when the bytes are equal, so an edit in
+    // place between two points (a hook, softmax over the scores) is kept apart.
+    let last = null; // { offset, shape, copy } of the last point cached
+    const snapshot = (o) => {
+      const d = o.data;
+      if (last && last.offset === d.byteOffset && last.copy.data.length === d.length && sameShape(last.shape, o.shape) &&
+          sameBytes(last.copy.data, d)) return new Tensor(last.copy.data, [...o.shape]);
+      const copy = o.clone();
+      last = { offset: d.byteOffset, shape: [...o.shape], copy };
+      return copy;
+    };
+    const cacheHooks = selected.map((n) => new Hook(n, (ctx, i, o) => { cache.set(n, snapshot(o)); }, `__cache__${n}`));
     try {
       const output = this._run(input, { hooks: [...hooks, ...cacheHooks], shape, train });
       let bytes = 0;
-      for (const t of cache.values()) bytes += t.data.byteLength;
+      const counted = new Set(); // shared copies once
+      for (const t of cache.values()) if (!counted.has(t.data)) bytes += (counted.add(t.data), t.data.byteLength);
       return { output, cache, bytes };
     } finally {
       for (const h of cacheHooks) delete this.saveCtx[h.key];

@@ -198,9 +198,9 @@ describe('runWithCache', () => {
     const ids = g.t('input_ids');
     const all = model.runWithCache(ids);
     assert.equal(all.cache.size, [...model.layers.keys()].length - 1); // all but the ModuleList
-    let bytes = 0;
-    for (const t of all.cache.values()) bytes += t.data.byteLength;
-    assert.equal(all.bytes, bytes);
+    const distinct = new Set([...all.cache.values()].map((t) => t.data));
+    assert.equal(all.bytes, [...distinct].reduce((a, d) => a + d.byteLength, 0)); // shared copies counted once
+    assert.ok(distinct.size < all.cache.size);
     // Unwatched attention runs fused: equal to the materialised path up to float rounding.
     assert.ok(maxAbsDiff(all.output.data, model.forward(ids).data) < 1e-6);
     close(all.cache.get('transformer->h->1->attn->z'), g.t('out.transformer->h->1->attn->z'));
@@ -212,6 +212,27 @@ describe('runWithCache', () => {
     assert.equal(model.runWithCache(ids, { names: (n) => n.endsWith('->mlp') }).cache.size, 2);
     throwsCode(() => model.runWithCache(ids, { names: 'nothing*here' }), 'ERR_UNKNOWN_LAYER');
     assert.deepEqual(Object.keys(model.saveCtx).filter((k) => k.startsWith('__cache')), []);
+  });
+
+  test('equal consecutive outputs share one copy, values always as each point gave them (edits in place kept apart)', () => {
+    const ids = g.t('input_ids');
+    const names = [...model.layers.keys()].filter((n) => n !== 'transformer->h');
+    // What each point gives, cloned one by one.
+    const want = new Map();
+    model.forward(ids, { hooks: names.map((n) => new Hook(n, (ctx, i, o) => { want.set(n, o.clone()); }, `w${n}`)) });
+    const { cache } = model.runWithCache(ids);
+    for (const n of names) assert.deepEqual(cache.get(n).data, want.get(n).data, n);
+    const a = 'transformer->h->0->attn';
+    assert.equal(cache.get(`${a}->c_proj`).data, cache.get(`${a}->resid_dropout`).data); // shared, as eval-mode dropout in PyTorch
+    assert.equal(cache.get(`${a}->pattern`).data, cache.get(`${a}->attn_dropout`).data);
+    assert.notEqual(cache.get(`${a}->scores`).data, cache.get(`${a}->pattern`).data); // softmax in place between them
+    // A hook that edits resid_dropout's output in place: its entry differs, c_proj's does not.
+    const edited = model.runWithCache(ids, { hooks: [new Hook(`${a}->resid_dropout`, (ctx, i, o) => { o.data[0] += 1; }, 'edit')] }).cache;
+    assert.notEqual(edited.get(`${a}->c_proj`).data, edited.get(`${a}->resid_dropout`).data);
+    assert.equal(edited.get(`${a}->resid_dropout`).data[0], Math.fround(edited.get(`${a}->c_proj`).data[0] + 1));
+    // the cache's own copies are its own: editing one leaves the next run alone
+    cache.get(`${a}->c_proj`).data.fill(0);
+    assert.deepEqual(model.runWithCache(ids).cache.get(`${a}->c_proj`).data, want.get(`${a}->c_proj`).data);
   });
 });
 
