@@ -81,7 +81,7 @@ const LOAD_RUNS_OURS = 3, LOAD_RUNS_ORT = 1;
 // Section 8: the 2-thread child.
 const THREADS = 2;
 const THREADS_TS = [1, 32, 128];
-const THREADS_RUNS = { 1: [2, 12], 32: [1, 6], 128: [1, 5] };
+const THREADS_RUNS = { 1: [2, 12], 32: [1, 8], 128: [2, 9] };
 const THREADS_LINEAR_REPS = 80;
 const PYTHON = '/usr/bin/python3';
 const cacheDir = join(process.env.XDG_CACHE_HOME || join(os.homedir(), '.cache'), 'unseal-wasm');
@@ -353,7 +353,7 @@ const pkg = await import('../web/index.js');
 const { nn, HookedModel, Hook, kernelName } = pkg;
 // Internal, benchmark only: the raw exports, to time the C forward without
 // the JS copies around it. Not part of the package's API.
-const { C, DTYPE_F32, ErrorSlot, TENSOR_BYTES, heap, malloc, writeTensorDesc } = await import('../web/wasm.js');
+const { C, DTYPE_F32, ErrorSlot, TENSOR_BYTES, heap, malloc, pool, writeTensorDesc } = await import('../web/wasm.js');
 
 const threadsWanted = CHILD === 'threads' ? Number(arg('threads') ?? THREADS) : 1;
 // Which engines this process times: both (the parent), or one (a 2-thread
@@ -499,6 +499,7 @@ async function benchLinear({ reps = LINEAR_REPS } = {}) {
   const err = new ErrorSlot();
   const rawModel = C.usw_model_new(linear._handle, err.ptr);
   err.check(rawModel ? 0 : 2, 'bench: ');
+  if (pool !== undefined && C.usw_model_set_pool) C.usw_model_set_pool(rawModel, pool); // the package's threads, as HookedModel does
   const inPtr = malloc(x.byteLength, 'bench input');
   const descs = malloc(2 * TENSOR_BYTES, 'bench descriptors');
   heap().f32.set(x, inPtr >> 2);
