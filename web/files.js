@@ -151,6 +151,20 @@ export class ModelFolder {
     }
   }
 
+  /** The response for url, null on 404; other failures are ERR_IO naming it. */
+  async #fetch(url) {
+    let res;
+    try {
+      res = await fetch(url, { signal: this.signal });
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      throw new UnsealError('ERR_IO', `${url}: fetch failed (${e.message})`, { cause: e });
+    }
+    if (res.status === 404) return null;
+    if (!res.ok) throw new UnsealError('ERR_IO', `${url}: HTTP ${res.status} ${res.statusText}`);
+    return res;
+  }
+
   async read(name) {
     this.signal?.throwIfAborted();
     let bytes;
@@ -168,15 +182,8 @@ export class ModelFolder {
       if (bytes) this.#progress(bytes.length, name);
     } else {
       const url = this.describe(name);
-      let res;
-      try {
-        res = await fetch(url, { signal: this.signal });
-      } catch (e) {
-        if (e.name === 'AbortError') throw e;
-        throw new UnsealError('ERR_IO', `${url}: fetch failed (${e.message})`, { cause: e });
-      }
-      if (res.status === 404) return null;
-      if (!res.ok) throw new UnsealError('ERR_IO', `${url}: HTTP ${res.status} ${res.statusText}`);
+      const res = await this.#fetch(url);
+      if (res === null) return null;
       const len = Number(res.headers.get('content-length'));
       if (len > 0) this.total += len;
       bytes = await readResponse(res, (n) => this.#progress(n, name), this.signal);
@@ -206,15 +213,8 @@ export class ModelFolder {
       if (!src) return null;
     } else {
       const url = this.describe(name);
-      let res;
-      try {
-        res = await fetch(url, { signal: this.signal });
-      } catch (e) {
-        if (e.name === 'AbortError') throw e;
-        throw new UnsealError('ERR_IO', `${url}: fetch failed (${e.message})`, { cause: e });
-      }
-      if (res.status === 404) return null;
-      if (!res.ok) throw new UnsealError('ERR_IO', `${url}: HTTP ${res.status} ${res.statusText}`);
+      const res = await this.#fetch(url);
+      if (res === null) return null;
       src = await this.#unlessAborted(responseSource(res, url), () => res.body?.cancel().catch(() => {}));
       this.total += src.size;
     }

@@ -174,31 +174,31 @@ static void test_gemm_parallel_bits(void) {
     const size_t n_grid = (sizeof Ms / sizeof *Ms) * (sizeof Ns / sizeof *Ns) * (sizeof Ks / sizeof *Ks);
     int bad = 0, cases = 0;
     for (size_t c = 0; c < n_grid + sizeof extra / sizeof *extra; c++)
-                for (int f16 = 0; f16 < 2; f16++) {
-                    const size_t mi = c < n_grid ? c / (n_grid / (sizeof Ms / sizeof *Ms)) : 1;
-                    const size_t ni = c < n_grid ? c / (sizeof Ks / sizeof *Ks) % (sizeof Ns / sizeof *Ns) : 0;
-                    const size_t ki = c < n_grid ? c % (sizeof Ks / sizeof *Ks) : 0;
-                    const int32_t M = c < n_grid ? Ms[mi] : extra[c - n_grid][0];
-                    const int32_t N = c < n_grid ? Ns[ni] : extra[c - n_grid][1];
-                    const int32_t K = c < n_grid ? Ks[ki] : extra[c - n_grid][2];
-                    float *A = malloc(sizeof(float) * (size_t)M * (K ? K : 1)), *W = malloc(sizeof(float) * (size_t)N * (K ? K : 1));
-                    float *bias = malloc(sizeof(float) * (size_t)N), *C1 = malloc(sizeof(float) * (size_t)M * N),
-                          *C2 = malloc(sizeof(float) * (size_t)M * N);
-                    for (int32_t i = 0; i < M * K; i++) A[i] = frand();
-                    for (int32_t i = 0; i < N * K; i++) W[i] = frand() * (i % 97 == 0 ? 1e-6f : 1.0f); /* some f16 subnormals */
-                    for (int32_t i = 0; i < N; i++) bias[i] = frand();
-                    us_gemm_weights *w = f16 ? us_gemm_weights_new_f16(W, N, K) : us_gemm_weights_new(W, N, K);
-                    if (!w) {
-                        bad++;
-                    } else {
-                        us_gemm_f32(M, A, K, w, (mi & 1) ? bias : NULL, C1, N);
-                        us_gemm_f32_parallel(pool, M, A, K, w, (mi & 1) ? bias : NULL, C2, N);
-                        bad += memcmp(C1, C2, sizeof(float) * (size_t)M * N) != 0;
-                        us_gemm_weights_free(w);
-                    }
-                    cases++;
-                    free(A), free(W), free(bias), free(C1), free(C2);
-                }
+        for (int f16 = 0; f16 < 2; f16++) {
+            const size_t mi = c < n_grid ? c / (n_grid / (sizeof Ms / sizeof *Ms)) : 1;
+            const size_t ni = c < n_grid ? c / (sizeof Ks / sizeof *Ks) % (sizeof Ns / sizeof *Ns) : 0;
+            const size_t ki = c < n_grid ? c % (sizeof Ks / sizeof *Ks) : 0;
+            const int32_t M = c < n_grid ? Ms[mi] : extra[c - n_grid][0];
+            const int32_t N = c < n_grid ? Ns[ni] : extra[c - n_grid][1];
+            const int32_t K = c < n_grid ? Ks[ki] : extra[c - n_grid][2];
+            float *A = malloc(sizeof(float) * (size_t)M * (K ? K : 1)), *W = malloc(sizeof(float) * (size_t)N * (K ? K : 1));
+            float *bias = malloc(sizeof(float) * (size_t)N), *C1 = malloc(sizeof(float) * (size_t)M * N),
+                  *C2 = malloc(sizeof(float) * (size_t)M * N);
+            for (int32_t i = 0; i < M * K; i++) A[i] = frand();
+            for (int32_t i = 0; i < N * K; i++) W[i] = frand() * (i % 97 == 0 ? 1e-6f : 1.0f); /* some f16 subnormals */
+            for (int32_t i = 0; i < N; i++) bias[i] = frand();
+            us_gemm_weights *w = f16 ? us_gemm_weights_new_f16(W, N, K) : us_gemm_weights_new(W, N, K);
+            if (!w) {
+                bad++;
+            } else {
+                us_gemm_f32(M, A, K, w, (mi & 1) ? bias : NULL, C1, N);
+                us_gemm_f32_parallel(pool, M, A, K, w, (mi & 1) ? bias : NULL, C2, N);
+                bad += memcmp(C1, C2, sizeof(float) * (size_t)M * N) != 0;
+                us_gemm_weights_free(w);
+            }
+            cases++;
+            free(A), free(W), free(bias), free(C1), free(C2);
+        }
     CHECK(bad == 0);
     if (bad) fprintf(stderr, "  %d of %d GEMMs differ with %d workers\n", bad, cases, n);
     stop_workers(pool, 0, n, threads);
