@@ -447,21 +447,25 @@ test('a long run can be cancelled; the page keeps drawing frames meanwhile and t
   await open(`prompt=${encodeURIComponent(long)}&corrupt=${encodeURIComponent(corrupt)}&view=attention`);
   await page.click('[data-testid=tab-patching]'); // starts the sweep
   await page.waitForSelector('[data-testid=patching-progress]');
-  // The page stays responsive: animation frames keep coming while the worker works.
-  const worstFrameGap = await page.evaluate(() => new Promise((resolve) => {
-    let last = performance.now();
-    let worst = 0;
-    const t0 = last;
-    const frame = (t) => {
-      worst = Math.max(worst, t - last);
-      last = t;
-      if (t - t0 < 150) requestAnimationFrame(frame);
-      else resolve(worst);
-    };
-    requestAnimationFrame(frame);
-  }));
-  assert.ok(await page.$('[data-testid=patching-progress]'), 'the sweep is still running (make the prompt longer if this fails)');
-  await page.click('[data-testid=cancel]');
+  // The page stays responsive: animation frames keep coming while the worker
+  // works (measured over 150 ms from now, through the cancel). The cancel is
+  // clicked at once: the sweep lasts only ~0.2 s (less with more threads).
+  await page.evaluate(() => {
+    window.frameGap = new Promise((resolve) => {
+      let last = performance.now();
+      let worst = 0;
+      const t0 = last;
+      const frame = (t) => {
+        worst = Math.max(worst, t - last);
+        last = t;
+        if (t - t0 < 150) requestAnimationFrame(frame);
+        else resolve(worst);
+      };
+      requestAnimationFrame(frame);
+    });
+  });
+  await page.click('[data-testid=cancel]', { timeout: 2000 });
+  const worstFrameGap = await page.evaluate(() => window.frameGap);
   await page.waitForFunction(() => /Cancelled/.test(document.querySelector('[data-testid=status]').textContent));
   await idle();
   assert.ok(worstFrameGap < 250, `no frame took longer than ${worstFrameGap.toFixed(0)} ms`);
