@@ -35,20 +35,10 @@
 #include "kernels/attention.h"
 
 #if defined(__wasm_simd128__) || defined(US_SIMDE)
-#if defined(__wasm_simd128__)
-#include <wasm_simd128.h>
-#else
-#define SIMDE_ENABLE_NATIVE_ALIASES
-#include <simde/wasm/simd128.h>
-#endif
+#include "kernels/simd128.h"
 
 #include <math.h>
 #include <string.h>
-
-/* The tile helpers below take their shape (MR, NV) as constants; always
- * inlining them lets the compiler unroll the row and column loops and keep the
- * accumulator arrays in registers. */
-#define US_INLINE static inline __attribute__((always_inline))
 
 #include "kernels/vexp__wasmsimd.h" /* vexp_nonpos */
 

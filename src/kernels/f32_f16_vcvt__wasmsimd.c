@@ -17,12 +17,7 @@
 #include "kernels/gemm.h"
 
 #if defined(__wasm_simd128__) || defined(US_SIMDE)
-#if defined(__wasm_simd128__)
-#include <wasm_simd128.h>
-#else
-#define SIMDE_ENABLE_NATIVE_ALIASES
-#include <simde/wasm/simd128.h>
-#endif
+#include "kernels/simd128.h"
 
 #include <string.h>
 

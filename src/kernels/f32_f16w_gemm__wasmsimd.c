@@ -46,14 +46,8 @@
 #include "kernels/gemm.h"
 
 #if defined(__wasm_simd128__) || defined(US_SIMDE)
-#if defined(__wasm_simd128__)
-#include <wasm_simd128.h>
-#else
-#define SIMDE_ENABLE_NATIVE_ALIASES
-#include <simde/wasm/simd128.h>
-#endif
+#include "kernels/simd128.h"
 
-#define US_INLINE static inline __attribute__((always_inline))
 
 /* 8 halves -> two f32x4 (halves 0-3 and 4-7) holding their values times
  * 2^-112, inf and NaN fixed up (they stay inf and NaN). */

@@ -18,12 +18,7 @@
 #include "kernels/gemm.h"
 
 #if defined(__wasm_simd128__) || defined(US_SIMDE)
-#if defined(__wasm_simd128__)
-#include <wasm_simd128.h>
-#else
-#define SIMDE_ENABLE_NATIVE_ALIASES
-#include <simde/wasm/simd128.h>
-#endif
+#include "kernels/simd128.h"
 
 void us_f32_gemm_ukernel_4x8__wasmsimd(size_t mr, size_t nc, size_t kc, const float *a,
                                        size_t a_stride, const float *w, const float *bias,

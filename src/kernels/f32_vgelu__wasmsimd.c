@@ -3,16 +3,10 @@
 #include "kernels/vgelu.h"
 
 #if defined(__wasm_simd128__) || defined(US_SIMDE)
-#if defined(__wasm_simd128__)
-#include <wasm_simd128.h>
-#else
-#define SIMDE_ENABLE_NATIVE_ALIASES
-#include <simde/wasm/simd128.h>
-#endif
+#include "kernels/simd128.h"
 
 #include <string.h>
 
-#define US_INLINE static inline __attribute__((always_inline))
 #include "kernels/vexp__wasmsimd.h" /* vexp_nonpos */
 
 US_INLINE v128_t gelu4(v128_t vx) {

@@ -1,7 +1,6 @@
 /* vexp__wasmsimd.h — exp over four lanes for x <= 0, shared by the SIMD128
  * kernels that need it (softmax in f32_attention__wasmsimd.c, GELU in
- * f32_vgelu__wasmsimd.c). Include after <wasm_simd128.h> (or SIMDe's
- * emulation of it) and after defining US_INLINE.
+ * f32_vgelu__wasmsimd.c). Include after kernels/simd128.h.
  *
  * XNNPACK's rr2-p5 (f32-raddstoreexpminusmax): Cody-Waite range reduction
  * with ln2 split in two, a degree-5 polynomial; about 1-2 ulp, exp(0) = 1

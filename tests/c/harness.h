@@ -7,6 +7,7 @@
 #ifndef US_TEST_HARNESS_H
 #define US_TEST_HARNESS_H
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 
 static int us_h_passed, us_h_failed, us_h_cur_failed;
@@ -51,6 +52,18 @@ static int us_h_passed, us_h_failed, us_h_cur_failed;
             printf("ok   %s\n", #fn);                              \
         }                                                          \
     } while (0)
+
+/* The tests' random numbers: xorshift32 mapped to [-1, 1), reproducible
+ * (set rng_state to reseed). */
+static uint32_t rng_state = 2463534242u;
+static inline float rng_uniform(void) {
+    uint32_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    rng_state = x;
+    return (float)((double)(x >> 8) / 8388608.0 - 1.0);
+}
 
 static inline int us_harness_summary(void) {
     printf("%d passed, %d failed\n", us_h_passed, us_h_failed);

@@ -49,17 +49,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint32_t rng_state = 2463534242u;
-
-static float rng_uniform(void) { /* xorshift32, mapped to [-1, 1) */
-    uint32_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    rng_state = x;
-    return (float)((double)(x >> 8) / 8388608.0 - 1.0);
-}
-
 static int32_t rng_int(int32_t n) { /* [0, n) */
     return (int32_t)((rng_uniform() + 1.0f) * 0.5f * (float)n) % n;
 }

@@ -14,16 +14,6 @@
 static const us_gpt2_config CFG = {37, 16, 24, 2, 3, 0, 1e-5f}; /* V, n_positions, C, L, H, F = 4C, eps */
 enum { B = 2, T = 5 };
 
-static uint32_t rng_state = 2463534242u;
-static float rng_uniform(void) { /* xorshift32, mapped to [-1, 1) */
-    uint32_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    rng_state = x;
-    return (float)((double)(x >> 8) / 8388608.0 - 1.0);
-}
-
 /* Fills every parameter of a plain model with random values (LayerNorm
  * weights near 1); with `round`, each value is one an f16 holds exactly. */
 static void fill_plain(us_gpt2 *m, int round) {

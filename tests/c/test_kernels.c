@@ -41,17 +41,6 @@ static const float SENTINEL = -7777.25f;
 
 static double worst_ratio; /* max |got - ref| / S over every element checked */
 
-static uint32_t rng_state = 2463534242u;
-
-static float rng_uniform(void) { /* xorshift32, mapped to [-1, 1) */
-    uint32_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    rng_state = x;
-    return (float)((double)(x >> 8) / 8388608.0 - 1.0);
-}
-
 static float *alloc_random(size_t n) {
     float *p = malloc((n ? n : 1) * sizeof(float));
     if (p != NULL)

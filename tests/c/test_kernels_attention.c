@@ -50,17 +50,6 @@ static const float SENTINEL = -7777.25f;
 static int scalar_build; /* us_attention_* are the scalar references */
 static double worst_softmax, worst_softmax_ref, worst_fused, worst_fused_scalar, worst_ref_scores;
 
-static uint32_t rng_state = 2463534242u;
-
-static float rng_uniform(void) { /* xorshift32, mapped to [-1, 1) */
-    uint32_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    rng_state = x;
-    return (float)((double)(x >> 8) / 8388608.0 - 1.0);
-}
-
 /* A heap buffer of exactly rows-1 strides plus one row of `cols` floats:
  * what a kernel may read. Filled with gain * uniform. */
 static float *alloc_rows(int32_t rows, int32_t cols, int32_t stride, float gain) {

@@ -22,49 +22,55 @@
 
 #define N_WORKERS 3
 
+/* What one worker thread runs: the pool and its id there. */
 typedef struct {
     us_threadpool *pool;
     int32_t id;
 } worker_arg;
 
+/* A pool and the threads running its workers, one slot each. */
+typedef struct {
+    us_threadpool *pool;
+    worker_arg slots[N_WORKERS];
+#ifdef HAVE_PTHREADS
+    pthread_t threads[N_WORKERS];
+#endif
+} workers;
+
 #ifdef HAVE_PTHREADS
 static void *worker_thread(void *p) {
-    worker_arg *a = p;
+    const worker_arg *a = p;
     us_threadpool_worker_main(a->pool, a->id);
     return NULL;
 }
 #endif
 
-/* Starts up to n workers; returns how many joined (0 without threads). */
-static int start_workers(us_threadpool *pool, int n, worker_arg *args, void *threads) {
+/* Starts workers in slots from..to-1; returns how many joined (0 without threads). */
+static int start_workers(workers *w, int from, int to) {
     int started = 0;
 #ifdef HAVE_PTHREADS
-    pthread_t *t = threads;
-    for (int i = 0; i < n; i++) {
-        const int32_t id = us_threadpool_add_worker(pool);
+    for (int i = from; i < to; i++) {
+        const int32_t id = us_threadpool_add_worker(w->pool);
         if (id < 0) break;
-        args[i].pool = pool;
-        args[i].id = id;
-        if (pthread_create(&t[i], NULL, worker_thread, &args[i]) != 0) break;
+        w->slots[i] = (worker_arg){w->pool, id};
+        if (pthread_create(&w->threads[i], NULL, worker_thread, &w->slots[i]) != 0) break;
         started++;
     }
 #else
-    (void)n;
-    (void)args;
-    (void)threads;
-    CHECK(us_threadpool_add_worker(pool) == -1 || us_threadpool_supported());
+    (void)from;
+    (void)to;
+    CHECK(us_threadpool_add_worker(w->pool) == -1 || us_threadpool_supported());
 #endif
     return started;
 }
 
-static void stop_workers(us_threadpool *pool, int from, int to, void *threads) {
-    us_threadpool_remove_workers(pool, from);
+/* Removes the workers of slots from..to-1 and joins their threads. */
+static void stop_workers(workers *w, int from, int to) {
+    us_threadpool_remove_workers(w->pool, from);
 #ifdef HAVE_PTHREADS
-    pthread_t *t = threads;
-    for (int i = from; i < to; i++) pthread_join(t[i], NULL);
+    for (int i = from; i < to; i++) pthread_join(w->threads[i], NULL);
 #else
     (void)to;
-    (void)threads;
 #endif
 }
 
@@ -98,19 +104,14 @@ static void check_jobs(us_threadpool *pool, int rounds) {
 }
 
 static void test_parallel_for(void) {
-    us_threadpool *pool = us_threadpool_new(N_WORKERS);
+    workers w = {.pool = us_threadpool_new(N_WORKERS)};
+    us_threadpool *pool = w.pool;
     REQUIRE(pool != NULL);
     CHECK(us_threadpool_threads(pool) == 1);
     CHECK(us_threadpool_threads(NULL) == 1);
     check_jobs(NULL, 1);
     check_jobs(pool, 1);
-    worker_arg args[N_WORKERS];
-#ifdef HAVE_PTHREADS
-    pthread_t threads[N_WORKERS];
-#else
-    int threads[1];
-#endif
-    const int n = start_workers(pool, N_WORKERS, args, threads);
+    const int n = start_workers(&w, 0, N_WORKERS);
 #ifdef HAVE_PTHREADS
     CHECK(n == N_WORKERS);
     CHECK(us_threadpool_add_worker(pool) == -1); /* full */
@@ -119,15 +120,15 @@ static void test_parallel_for(void) {
     check_jobs(pool, 200);
     /* Leave and join between jobs. */
     if (n >= 2) {
-        stop_workers(pool, 1, n, threads);
+        stop_workers(&w, 1, n);
         CHECK(us_threadpool_threads(pool) == 2);
         check_jobs(pool, 50);
-        const int more = start_workers(pool, n - 1, args + 1, (char *)threads + sizeof threads[0]);
+        const int more = start_workers(&w, 1, n);
         CHECK(more == n - 1);
         CHECK(us_threadpool_threads(pool) == 1 + n);
         check_jobs(pool, 50);
     }
-    stop_workers(pool, 0, n, threads);
+    stop_workers(&w, 0, n);
     CHECK(us_threadpool_threads(pool) == 1);
     check_jobs(pool, 1);
     us_threadpool_free(pool);
@@ -150,23 +151,13 @@ static void test_task_range(void) {
         }
 }
 
-static uint32_t rng = 12345;
-static float frand(void) {
-    rng = rng * 1664525u + 1013904223u;
-    return (float)((rng >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
 
 /* us_gemm_f32_parallel on every pool state == us_gemm_f32, bit for bit. */
 static void test_gemm_parallel_bits(void) {
-    us_threadpool *pool = us_threadpool_new(N_WORKERS);
+    workers w = {.pool = us_threadpool_new(N_WORKERS)};
+    us_threadpool *pool = w.pool;
     REQUIRE(pool != NULL);
-    worker_arg args[N_WORKERS];
-#ifdef HAVE_PTHREADS
-    pthread_t threads[N_WORKERS];
-#else
-    int threads[1];
-#endif
-    const int n = start_workers(pool, N_WORKERS, args, threads);
+    const int n = start_workers(&w, 0, N_WORKERS);
     /* Every combination of these, then a few decode-like shapes (M = 1, 2
      * with many panels: those split too, the f16 M = 1 path included). */
     const int32_t Ms[] = {1, 2, 3, 5, 17, 130}, Ns[] = {1, 7, 8, 9, 63, 200, 777}, Ks[] = {0, 1, 5, 64, 300};
@@ -184,9 +175,9 @@ static void test_gemm_parallel_bits(void) {
             float *A = malloc(sizeof(float) * (size_t)M * (K ? K : 1)), *W = malloc(sizeof(float) * (size_t)N * (K ? K : 1));
             float *bias = malloc(sizeof(float) * (size_t)N), *C1 = malloc(sizeof(float) * (size_t)M * N),
                   *C2 = malloc(sizeof(float) * (size_t)M * N);
-            for (int32_t i = 0; i < M * K; i++) A[i] = frand();
-            for (int32_t i = 0; i < N * K; i++) W[i] = frand() * (i % 97 == 0 ? 1e-6f : 1.0f); /* some f16 subnormals */
-            for (int32_t i = 0; i < N; i++) bias[i] = frand();
+            for (int32_t i = 0; i < M * K; i++) A[i] = rng_uniform();
+            for (int32_t i = 0; i < N * K; i++) W[i] = rng_uniform() * (i % 97 == 0 ? 1e-6f : 1.0f); /* some f16 subnormals */
+            for (int32_t i = 0; i < N; i++) bias[i] = rng_uniform();
             us_gemm_weights *w = f16 ? us_gemm_weights_new_f16(W, N, K) : us_gemm_weights_new(W, N, K);
             if (!w) {
                 bad++;
@@ -201,7 +192,7 @@ static void test_gemm_parallel_bits(void) {
         }
     CHECK(bad == 0);
     if (bad) fprintf(stderr, "  %d of %d GEMMs differ with %d workers\n", bad, cases, n);
-    stop_workers(pool, 0, n, threads);
+    stop_workers(&w, 0, n);
     us_threadpool_free(pool);
 }
 
