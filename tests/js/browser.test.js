@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { nn, HookedModel, Hook, Tensor } from '../../web/index.js';
 import { startServer } from '../../scripts/serve.mjs';
+import { bigModel, seedRun } from '../browser/smoke_models.js';
 import { root } from '../../scripts/lib.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -32,26 +32,25 @@ after(async () => {
 
 /** What tests/browser/smoke.html computes, in Node. */
 function nodeSmoke() {
-  nn.manualSeed(0);
-  const model = new HookedModel(nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 1))));
-  const x = new Tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), [2, 8]);
-  const out = model.forward(x, { hooks: [new Hook('2->0', (ctx, i, o) => { ctx.o = o.clone(); }, 'k')] });
-  nn.manualSeed(1);
-  const big = new HookedModel(nn.Sequential(nn.Linear(256, 512), nn.GELU(), nn.Linear(512, 200)));
-  const xb = new Tensor(Float32Array.from({ length: 64 * 256 }, (_, i) => Math.cos(i / 3)), [64, 256]);
-  const r = { repr: String(model), output: [...out.data], saved: [...model.saveCtx.k.o.data], big: [...big.forward(xb).data] };
-  model.dispose();
+  const big = bigModel();
+  const r = { ...seedRun(), big: big.run() };
   big.dispose();
   return r;
 }
 
+/** A new page whose console errors, warnings and uncaught errors land in problems. */
+async function watchedPage(problems) {
+  const page = await browser.newPage();
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(e.message));
+  return page;
+}
+
 test('without cross-origin isolation the page falls back to the single-thread build, with the same numbers', async () => {
   const plain = await startServer({ isolated: false, csp: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'" });
-  const page = await browser.newPage();
+  const problems = [];
+  const page = await watchedPage(problems);
   try {
-    const problems = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
-    page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(`${plain.url}/tests/browser/smoke.html`);
     await page.waitForFunction(() => window.unsealResult !== undefined, null, { timeout: 30000 });
     const r = await page.evaluate(() => window.unsealResult);
@@ -71,10 +70,8 @@ test('without cross-origin isolation the page falls back to the single-thread bu
 });
 
 test('the package loads and runs in Chromium under a strict CSP, equal to Node bit for bit', async () => {
-  const page = await browser.newPage();
   const problems = [];
-  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
-  page.on('pageerror', (e) => problems.push(e.message));
+  const page = await watchedPage(problems);
   await page.goto(`${server.url}/tests/browser/smoke.html`);
   await page.waitForFunction(() => window.unsealResult !== undefined, null, { timeout: 30000 });
   const r = await page.evaluate(() => window.unsealResult);

@@ -21,6 +21,7 @@ import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { Hook, HookedModel, attentionLogitAttribution, attributionPatching as libAttributionPatching, logitLens } from '../../web/index.js';
 import { startServer } from '../../scripts/serve.mjs';
+import { seedRun } from '../browser/smoke_models.js';
 import { DEMO_DIST, buildDemo, makeRandomModel } from '../../scripts/demo.mjs';
 import { root } from '../../scripts/lib.mjs';
 import { DEFAULT_CORRUPTED, DEFAULT_MODEL, DEFAULT_PROMPT } from '../../demo/src/defaults.js';
@@ -599,14 +600,9 @@ test('a bundler user: a Vite build of a page that imports unseal-wasm builds (ca
     assert.equal(r.threads.error, null);
     assert.ok(r.threads.threads >= Math.min(2, await p.evaluate(() => navigator.hardwareConcurrency)), JSON.stringify(r.threads));
     // The same numbers as Node.
-    const { nn, Tensor } = await import('../../web/index.js');
-    nn.manualSeed(0);
-    const model = new HookedModel(nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 1))));
-    const x = new Tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), [2, 8]);
-    const o = model.forward(x, { hooks: [new Hook('2->0', (ctx, i, y) => { ctx.o = y.clone(); }, 'k')] });
-    assert.deepEqual(r.output, [...o.data]);
-    assert.deepEqual(r.saved, [...model.saveCtx.k.o.data]);
-    model.dispose();
+    const seed = seedRun(); // what main.js computes, as tests/browser/smoke.js does
+    assert.deepEqual(r.output, seed.output);
+    assert.deepEqual(r.saved, seed.saved);
     const logits = ref.forward('In the beginning');
     assert.deepEqual(r.gpt2.shape, [...logits.shape]);
     assert.deepEqual(r.gpt2.last, [...logits.data.subarray(logits.data.length - ref.config.vocab_size)]);

@@ -1,6 +1,7 @@
 // main.js — what a bundler user writes: import the package by name. Runs the
 // seed model with a hook and, given ?model=<base URL>, a GPT-2 from HF files;
-// publishes the numbers for tests/js/demo.test.js to compare with Node's.
+// publishes the numbers for tests/js/demo.test.js to compare with Node's (the
+// seed run is tests/browser/smoke_models.js's seedRun, written out as a user would).
 import { nn, HookedModel, Hook, Tensor, kernelName, threadsInfo } from 'unseal-wasm';
 
 async function main() {
